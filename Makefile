@@ -1,0 +1,49 @@
+# One entry point for developers and CI. Every target uses Node >= 22.19: scripts/ensure-node.sh
+# installs Node 24 LTS into a cache outside the repo when the machine's node is older.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+NODE_BIN := $(shell scripts/ensure-node.sh)
+export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export npm_config_update_notifier := false
+export npm_config_fund := false
+export npm_config_audit := false
+
+.PHONY: help deps system-deps build typecheck test test-unit test-integration demo clean
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node_modules/.installed ## install npm dependencies (Node 24 is provided when missing)
+
+system-deps: ## install redis-server and ZooKeeper from Debian when absent
+	scripts/ensure-system-deps.sh
+
+build: deps ## typecheck and compile TypeScript to dist/
+	tsc -p tsconfig.json
+
+typecheck: deps
+	tsc -p tsconfig.json --noEmit
+
+test: system-deps k8s-tools build ## run the whole suite: unit, integration (real Redis + ZooKeeper), operator e2e (real kube-apiserver)
+	vitest run
+
+test-unit: deps ## unit tests only (no external services)
+	vitest run --project unit
+
+test-integration: system-deps build ## integration tests against real redis-server and ZooKeeper
+	vitest run --project integration
+
+demo: deps build ## run a whole cluster on this machine (real Redis + ZooKeeper when installable, else embedded)
+	-scripts/ensure-system-deps.sh
+	node dist/services/cli/src/main.js up $(DEMO_ARGS)
+
+clean:
+	rm -rf dist coverage
+
+include mk/*.mk

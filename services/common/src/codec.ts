@@ -1,0 +1,116 @@
+/**
+ * protobuf encoding of CIM frames (proto/cim.proto) with protobufjs. Request and Response are the same
+ * on the wire, so one message type, `Request`, is used in both directions, as CIM's server does.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import type Long from 'long';
+import { encodeLengthPrefixed } from './framing.ts';
+
+export const Command = {
+  LOGIN_REQUEST: 0,
+  MESSAGE: 1,
+  PING: 2,
+  OFFLINE: 3,
+  LOGIN_RESPONSE: 4,
+  MESSAGE_ACK: 5,
+  GOAWAY: 6,
+} as const;
+export type Command = (typeof Command)[keyof typeof Command];
+export const COMMAND_NAMES: Readonly<Record<number, keyof typeof Command>> = Object.fromEntries(
+  Object.entries(Command).map(([name, value]) => [value, name as keyof typeof Command]),
+);
+
+/** Property keys carried in `properties` (CIM's, then this project's). */
+export const Prop = {
+  sendUserId: 'sendUserId',
+  sendUserName: 'sendUserName',
+  receiveUserId: 'receiveUserId',
+  protocol: 'protocol',
+  token: 'token',
+  msgId: 'msgId',
+  sentAt: 'sentAt',
+  code: 'code',
+  reason: 'reason',
+} as const;
+
+/** Protocol version announced by this project's clients in LOGIN_REQUEST; enables the extension frames. */
+export const PROTOCOL_VERSION = '2';
+
+export interface CimFrame {
+  /** userId (login, ping, pushes: the receiver); 0 when absent. */
+  requestId: number;
+  reqMsg: string;
+  cmd: number;
+  properties: Record<string, string>;
+  batchReqMsg: string[];
+}
+
+export class CodecError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CodecError';
+  }
+}
+
+function findProtoFile(): string {
+  // Works from the sources (services/common/src) and from the compiled tree (dist/services/common/src).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'proto', 'cim.proto');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('proto/cim.proto not found above ' + fileURLToPath(import.meta.url));
+}
+
+const root = protobuf.loadSync(findProtoFile());
+const RequestType = root.lookupType('com.crossoverjie.cim.common.protocol.Request');
+
+type Int64 = number | Long;
+function toSafeNumber(value: Int64 | undefined): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'number') return value;
+  const n = value.toNumber();
+  if (!Number.isSafeInteger(n)) throw new CodecError(`requestId ${value.toString()} is out of the supported range`);
+  return n;
+}
+
+/** Encodes the protobuf body (no length prefix). Default values are left out, as proto3 writers do. */
+export function encodeMessage(frame: Partial<CimFrame>): Uint8Array {
+  const payload: Record<string, unknown> = {};
+  if (frame.requestId) payload['requestId'] = frame.requestId;
+  if (frame.reqMsg) payload['reqMsg'] = frame.reqMsg;
+  if (frame.cmd) payload['cmd'] = frame.cmd;
+  if (frame.properties && Object.keys(frame.properties).length > 0) payload['properties'] = frame.properties;
+  if (frame.batchReqMsg && frame.batchReqMsg.length > 0) payload['batchReqMsg'] = frame.batchReqMsg;
+  return RequestType.encode(payload).finish();
+}
+
+/** Encodes a TCP frame: varint32 length + protobuf body. */
+export function encodeTcpFrame(frame: Partial<CimFrame>): Buffer {
+  return encodeLengthPrefixed(encodeMessage(frame));
+}
+
+/** Decodes one protobuf body. @throws CodecError on bytes that are not a valid Request. */
+export function decodeMessage(bytes: Uint8Array): CimFrame {
+  let decoded: Record<string, unknown>;
+  try {
+    decoded = RequestType.decode(bytes) as unknown as Record<string, unknown>;
+  } catch (err) {
+    throw new CodecError(`invalid protobuf frame: ${(err as Error).message}`, { cause: err });
+  }
+  const properties = (decoded['properties'] ?? {}) as Record<string, string>;
+  return {
+    requestId: toSafeNumber(decoded['requestId'] as Int64 | undefined),
+    reqMsg: (decoded['reqMsg'] as string | undefined) ?? '',
+    cmd: (decoded['cmd'] as number | undefined) ?? Command.LOGIN_REQUEST,
+    properties: { ...properties },
+    batchReqMsg: [...((decoded['batchReqMsg'] as string[] | undefined) ?? [])],
+  };
+}
+
+/** CIM's pong, byte for byte: {reqMsg:"pong", cmd:PING}. */
+export const PONG_BODY: Uint8Array = encodeMessage({ reqMsg: 'pong', cmd: Command.PING });

@@ -1,0 +1,68 @@
+/**
+ * What every HTTP service here shares: liveness/readiness/metrics endpoints and the error handler
+ * that turns bad input into CIM's envelope (code 3000) instead of a 500.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from './log.ts';
+import type { Registry } from 'prom-client';
+import { Histogram } from 'prom-client';
+import { envelope, Status } from './status.ts';
+
+/** A fastify instance with our logger, no per-request log lines (too many for a messaging hot path) and our error handler. */
+export function createHttpApp(log: Logger, bodyLimitBytes: number): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: bodyLimitBytes,
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance;
+  installErrorHandler(app);
+  return app;
+}
+
+export interface ReadinessCheck {
+  readonly name: string;
+  isReady(): boolean;
+}
+
+export function registerOpsRoutes(app: FastifyInstance, registry: Registry, checks: readonly ReadinessCheck[], isShuttingDown: () => boolean = () => false): void {
+  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {
+    const failing = checks.filter((c) => !c.isReady()).map((c) => c.name);
+    if (isShuttingDown()) failing.push('shutting-down');
+    if (failing.length > 0) return reply.code(503).send({ status: 'not ready', failing });
+    return { status: 'ready' };
+  });
+  app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+
+  const duration = new Histogram({
+    name: `cim_http_request_duration_seconds`,
+    help: 'HTTP request duration by route and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    duration.observe({ method: req.method, route: req.routeOptions.url ?? 'unknown', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+}
+
+/**
+ * Validation errors answer CIM's 3000 with HTTP 200 (CIM's clients read the code, not the status);
+ * a body that is not JSON at all answers HTTP 400 with the same envelope. Nothing else leaks details.
+ */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) {
+      return reply.code(200).send(envelope(Status.VALIDATION_FAIL, null, `${Status.VALIDATION_FAIL.message}: ${error.message}`));
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(envelope(Status.VALIDATION_FAIL, null, `${Status.VALIDATION_FAIL.message}: ${error.message}`));
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send(envelope(Status.FAIL, null));
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ code: '404', message: `no route ${request.method} ${request.url}`, reqNo: null, dataBody: null }));
+}

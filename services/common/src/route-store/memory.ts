@@ -1,0 +1,134 @@
+import type { Clock } from '../clock.ts';
+import { systemClock } from '../clock.ts';
+import type { Account, LoginResult, OfflineMessage, RefreshResult, RouteStore } from './types.ts';
+
+interface RouteEntry {
+  server: string;
+  expiresAt: number;
+}
+
+/**
+ * In-memory RouteStore for unit tests and the embedded single-process mode. Every method is atomic
+ * because it runs to completion on the event loop. Share one instance between components.
+ */
+export class MemoryRouteStore implements RouteStore {
+  readonly #clock: Clock;
+  readonly #names = new Map<string, number>();
+  readonly #accounts = new Map<number, string>();
+  readonly #routes = new Map<number, RouteEntry>();
+  readonly #offline = new Map<number, { messages: OfflineMessage[]; expiresAt: number }>();
+  #lastId = 0;
+  #closed = false;
+
+  constructor(clock: Clock = systemClock) {
+    this.#clock = clock;
+  }
+
+  async registerAccount(userName: string): Promise<Account> {
+    const existing = this.#names.get(userName);
+    if (existing !== undefined) return { userId: existing, userName };
+    const userId = Math.max(this.#clock.now(), this.#lastId + 1);
+    this.#lastId = userId;
+    this.#names.set(userName, userId);
+    this.#accounts.set(userId, userName);
+    return { userId, userName };
+  }
+
+  async getAccount(userId: number): Promise<Account | undefined> {
+    const userName = this.#accounts.get(userId);
+    return userName === undefined ? undefined : { userId, userName };
+  }
+
+  async getAccounts(userIds: readonly number[]): Promise<Account[]> {
+    const out: Account[] = [];
+    for (const userId of userIds) {
+      const userName = this.#accounts.get(userId);
+      if (userName !== undefined) out.push({ userId, userName });
+    }
+    return out;
+  }
+
+  #live(userId: number): RouteEntry | undefined {
+    const entry = this.#routes.get(userId);
+    if (entry && entry.expiresAt <= this.#clock.now()) {
+      this.#routes.delete(userId);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async login(userId: number, server: string, ttlMs: number, takeOverFrom?: string): Promise<LoginResult> {
+    const current = this.#live(userId);
+    if (current && current.server !== takeOverFrom) return { ok: false, currentServer: current.server };
+    this.#routes.set(userId, { server, expiresAt: this.#clock.now() + ttlMs });
+    return { ok: true };
+  }
+
+  async logout(userId: number, server?: string): Promise<boolean> {
+    const current = this.#live(userId);
+    if (!current || (server !== undefined && current.server !== server)) return false;
+    this.#routes.delete(userId);
+    return true;
+  }
+
+  async getRoute(userId: number): Promise<string | undefined> {
+    return this.#live(userId)?.server;
+  }
+
+  async refreshPresence(server: string, userIds: readonly number[], ttlMs: number): Promise<RefreshResult> {
+    const movedElsewhere: number[] = [];
+    const expiresAt = this.#clock.now() + ttlMs;
+    for (const userId of userIds) {
+      const current = this.#live(userId);
+      if (current && current.server !== server) movedElsewhere.push(userId);
+      else this.#routes.set(userId, { server, expiresAt });
+    }
+    return { movedElsewhere };
+  }
+
+  async onlineUsers(): Promise<Account[]> {
+    const ids = [...this.#routes.keys()].filter((id) => this.#live(id) !== undefined);
+    return this.getAccounts(ids);
+  }
+
+  async saveOffline(userId: number, message: OfflineMessage, ttlMs: number, maxPerUser: number): Promise<void> {
+    const box = this.#liveOffline(userId) ?? { messages: [], expiresAt: 0 };
+    box.messages.push(message);
+    if (box.messages.length > maxPerUser) box.messages.splice(0, box.messages.length - maxPerUser);
+    box.expiresAt = this.#clock.now() + ttlMs;
+    this.#offline.set(userId, box);
+  }
+
+  async takeOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
+    const box = this.#liveOffline(userId);
+    if (!box) return [];
+    const taken = box.messages.splice(0, limit);
+    if (box.messages.length === 0) this.#offline.delete(userId);
+    return taken;
+  }
+
+  async restoreOffline(userId: number, messages: readonly OfflineMessage[], ttlMs: number): Promise<void> {
+    if (messages.length === 0) return;
+    const box = this.#liveOffline(userId) ?? { messages: [], expiresAt: 0 };
+    box.messages.unshift(...messages);
+    box.expiresAt = this.#clock.now() + ttlMs;
+    this.#offline.set(userId, box);
+  }
+
+  #liveOffline(userId: number) {
+    const box = this.#offline.get(userId);
+    if (box && box.expiresAt <= this.#clock.now()) {
+      this.#offline.delete(userId);
+      return undefined;
+    }
+    return box;
+  }
+
+  isReady(): boolean {
+    return !this.#closed;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}

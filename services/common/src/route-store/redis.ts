@@ -1,0 +1,199 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { keys } from '../keys.ts';
+import type { Account, LoginResult, OfflineMessage, RefreshResult, RouteStore } from './types.ts';
+
+// KEYS[1] names hash, KEYS[2] last-id counter; ARGV[1] userName, ARGV[2] account key prefix.
+// Idempotent by name; the id is max(now in ms, last id + 1), so ids stay unique and close to CIM's
+// millisecond ids (which collided when two users registered in the same millisecond).
+const REGISTER_LUA = `
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return existing end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local id = now
+if id <= last then id = last + 1 end
+local sid = string.format('%d', id)
+redis.call('SET', KEYS[2], sid)
+redis.call('HSET', KEYS[1], ARGV[1], sid)
+redis.call('SET', ARGV[2] .. sid, ARGV[1])
+return sid
+`;
+
+// KEYS[1] route key, KEYS[2] login-status; ARGV[1] userId, ARGV[2] server, ARGV[3] ttl ms, ARGV[4] server that may be taken over ('' = none).
+// Returns '' on success, else the server currently holding the user.
+const LOGIN_LUA = `
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[4] then return current end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[1])
+return ''
+`;
+
+// KEYS[1] route key, KEYS[2] login-status; ARGV[1] userId, ARGV[2] expected server ('' = any).
+const LOGOUT_LUA = `
+local current = redis.call('GET', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+if not current then return 0 end
+if ARGV[2] ~= '' and current ~= ARGV[2] then
+  redis.call('SADD', KEYS[2], ARGV[1])
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+// KEYS[1] login-status, KEYS[2..n] route keys; ARGV[1] server, ARGV[2] ttl ms, ARGV[3..n] userIds (same order).
+// Extends routes that name this server, re-creates expired ones, and returns the userIds now routed elsewhere.
+const REFRESH_LUA = `
+local moved = {}
+for i = 2, #KEYS do
+  local current = redis.call('GET', KEYS[i])
+  if current == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  elseif not current then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    redis.call('SADD', KEYS[1], ARGV[i + 1])
+  else
+    moved[#moved + 1] = ARGV[i + 1]
+  end
+end
+return moved
+`;
+
+// KEYS[1] offline list; ARGV[1] json, ARGV[2] ttl ms, ARGV[3] max entries
+const SAVE_OFFLINE_LUA = `
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+interface CimRedis extends Redis {
+  cimRegister(names: string, lastId: string, userName: string, accountPrefix: string): Promise<string>;
+  cimLogin(route: string, status: string, userId: string, server: string, ttlMs: string, takeOver: string): Promise<string>;
+  cimLogout(route: string, status: string, userId: string, server: string): Promise<number>;
+  cimRefresh(numKeys: number, ...args: string[]): Promise<string[]>;
+  cimSaveOffline(list: string, json: string, ttlMs: string, max: string): Promise<number>;
+}
+
+const REFRESH_CHUNK = 500;
+
+/** RouteStore on Redis, with CIM's key names (keys.ts); each multi-key step is one Lua script. */
+export class RedisRouteStore implements RouteStore {
+  readonly #redis: CimRedis;
+
+  constructor(url: string, options: RedisOptions = {}) {
+    const redis = new Redis(url, {
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 2,
+      lazyConnect: false,
+      ...options,
+    }) as CimRedis;
+    redis.defineCommand('cimRegister', { numberOfKeys: 2, lua: REGISTER_LUA });
+    redis.defineCommand('cimLogin', { numberOfKeys: 2, lua: LOGIN_LUA });
+    redis.defineCommand('cimLogout', { numberOfKeys: 2, lua: LOGOUT_LUA });
+    redis.defineCommand('cimRefresh', { lua: REFRESH_LUA });
+    redis.defineCommand('cimSaveOffline', { numberOfKeys: 1, lua: SAVE_OFFLINE_LUA });
+    this.#redis = redis;
+  }
+
+  /** The underlying client, for readiness events and logging. */
+  get client(): Redis {
+    return this.#redis;
+  }
+
+  async registerAccount(userName: string): Promise<Account> {
+    const id = await this.#redis.cimRegister(keys.accountNames, keys.lastAccountId, userName, keys.account(''));
+    return { userId: Number(id), userName };
+  }
+
+  async getAccount(userId: number): Promise<Account | undefined> {
+    const userName = await this.#redis.get(keys.account(userId));
+    return userName === null ? undefined : { userId, userName };
+  }
+
+  async getAccounts(userIds: readonly number[]): Promise<Account[]> {
+    if (userIds.length === 0) return [];
+    const names = await this.#redis.mget(userIds.map((id) => keys.account(id)));
+    const out: Account[] = [];
+    userIds.forEach((userId, i) => {
+      const userName = names[i];
+      if (userName !== null && userName !== undefined) out.push({ userId, userName });
+    });
+    return out;
+  }
+
+  async login(userId: number, server: string, ttlMs: number, takeOverFrom = ''): Promise<LoginResult> {
+    const current = await this.#redis.cimLogin(keys.route(userId), keys.loginStatus, String(userId), server, String(Math.ceil(ttlMs)), takeOverFrom);
+    return current === '' ? { ok: true } : { ok: false, currentServer: current };
+  }
+
+  async logout(userId: number, server = ''): Promise<boolean> {
+    return (await this.#redis.cimLogout(keys.route(userId), keys.loginStatus, String(userId), server)) === 1;
+  }
+
+  async getRoute(userId: number): Promise<string | undefined> {
+    return (await this.#redis.get(keys.route(userId))) ?? undefined;
+  }
+
+  async refreshPresence(server: string, userIds: readonly number[], ttlMs: number): Promise<RefreshResult> {
+    const movedElsewhere: number[] = [];
+    for (let i = 0; i < userIds.length; i += REFRESH_CHUNK) {
+      const chunk = userIds.slice(i, i + REFRESH_CHUNK);
+      const moved = await this.#redis.cimRefresh(
+        chunk.length + 1,
+        keys.loginStatus,
+        ...chunk.map((id) => keys.route(id)),
+        server,
+        String(Math.ceil(ttlMs)),
+        ...chunk.map(String),
+      );
+      movedElsewhere.push(...moved.map(Number));
+    }
+    return { movedElsewhere };
+  }
+
+  async onlineUsers(): Promise<Account[]> {
+    const members = (await this.#redis.smembers(keys.loginStatus)).filter((m) => /^\d+$/.test(m));
+    if (members.length === 0) return [];
+    const routes = await this.#redis.mget(members.map((m) => keys.route(m)));
+    const online: number[] = [];
+    const stale: string[] = [];
+    members.forEach((m, i) => (routes[i] ? online.push(Number(m)) : stale.push(m)));
+    // The set is an index; a member whose route expired (crashed server) is repaired here.
+    if (stale.length > 0) await this.#redis.srem(keys.loginStatus, ...stale);
+    return this.getAccounts(online);
+  }
+
+  async saveOffline(userId: number, message: OfflineMessage, ttlMs: number, maxPerUser: number): Promise<void> {
+    await this.#redis.cimSaveOffline(keys.offline(userId), JSON.stringify(message), String(Math.ceil(ttlMs)), String(maxPerUser));
+  }
+
+  async takeOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
+    const raw = await this.#redis.lpop(keys.offline(userId), limit);
+    return (raw ?? []).flatMap((json) => {
+      try {
+        return [JSON.parse(json) as OfflineMessage];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  async restoreOffline(userId: number, messages: readonly OfflineMessage[], ttlMs: number): Promise<void> {
+    if (messages.length === 0) return;
+    const key = keys.offline(userId);
+    // LPUSH reverses its arguments, so push newest first to keep the original order.
+    await this.#redis.multi().lpush(key, ...[...messages].reverse().map((m) => JSON.stringify(m))).pexpire(key, Math.ceil(ttlMs)).exec();
+  }
+
+  isReady(): boolean {
+    return this.#redis.status === 'ready';
+  }
+
+  async close(): Promise<void> {
+    if (this.#redis.status === 'end') return;
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}

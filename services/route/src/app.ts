@@ -1,0 +1,160 @@
+/** cim-route's HTTP API (fastify), byte-compatible with CIM's RouteController. Never listens. */
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { issueToken, verifyToken } from '../../common/src/auth.ts';
+import type { Clock } from '../../common/src/clock.ts';
+import { createHttpApp, registerOpsRoutes, type ReadinessCheck } from '../../common/src/http.ts';
+import type { Logger } from '../../common/src/log.ts';
+import type { MessageRouter } from '../../common/src/message-router.ts';
+import type { RouteStore } from '../../common/src/route-store/types.ts';
+import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
+import { login, type LoginDeps } from './login.ts';
+import type { RouteMetrics } from './metrics.ts';
+
+export interface RouteAppDeps {
+  readonly store: RouteStore;
+  readonly router: MessageRouter;
+  readonly loginDeps: LoginDeps;
+  readonly registry: Registry;
+  readonly metrics: RouteMetrics;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly checks: readonly ReadinessCheck[];
+  readonly authSecret?: string | undefined;
+  readonly tokenTtlMs: number;
+}
+
+export const MAX_MESSAGE_CHARS = 16_384;
+export const MAX_USER_NAME_CHARS = 64;
+
+const userId = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
+const userName = { type: 'string', minLength: 1, maxLength: MAX_USER_NAME_CHARS, pattern: '^[^\\u0000-\\u001f\\u007f:;]+$' } as const;
+const text = { type: 'string', minLength: 1, maxLength: MAX_MESSAGE_CHARS } as const;
+const token = { type: 'string', maxLength: 1024 } as const;
+// CIM's BaseRequest fields; accepted and ignored, as CIM does.
+const base = { reqNo: { type: ['string', 'null'] }, timeStamp: { type: ['integer', 'null'] } } as const;
+const body = (required: string[], properties: object, extra: object = {}) => ({ type: 'object', required, properties: { ...base, ...properties }, ...extra });
+
+const accountSchema = { type: 'object', additionalProperties: false, properties: { userId: { type: 'integer' }, userName: { type: 'string' } } };
+const serverSchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { ip: { type: 'string' }, cimServerPort: { type: 'integer' }, httpPort: { type: 'integer' }, wsPath: { type: 'string' }, token: { type: 'string' } },
+};
+const emptyResponse = { response: { 200: envelopeSchema({ type: 'null' }) } };
+
+interface SenderBody {
+  userId: number;
+  token?: string;
+}
+
+export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
+  const app = createHttpApp(deps.log, 256 * 1024);
+  registerOpsRoutes(app, deps.registry, deps.checks);
+
+  /** With an auth secret, sender endpoints need the token /login issued to that user. */
+  const unauthorized = (b: SenderBody) => {
+    if (!deps.authSecret) return false;
+    return !verifyToken(deps.authSecret, b.token, b.userId, deps.clock.now()).ok;
+  };
+
+  app.post<{ Body: { userName: string } }>(
+    '/registerAccount',
+    { schema: { body: body(['userName'], { userName }), response: { 200: envelopeSchema({ ...accountSchema, type: ['object', 'null'] }) } } },
+    async (req) => {
+      deps.metrics.registrations.inc();
+      return envelope(Status.SUCCESS, await deps.store.registerAccount(req.body.userName));
+    },
+  );
+
+  app.post<{ Body: { userId: number; userName: string; protocol?: number } }>(
+    '/login',
+    { schema: { body: body(['userId', 'userName'], { userId, userName: { type: 'string', maxLength: 256 }, protocol: { type: 'integer', minimum: 1, maximum: 100 } }), response: { 200: envelopeSchema(serverSchema) } } },
+    async (req) => {
+      const { userId: uid, userName: name, protocol } = req.body;
+      const outcome = await login(deps.loginDeps, uid, name);
+      deps.metrics.logins.inc({ result: outcome.kind });
+      switch (outcome.kind) {
+        case 'account_mismatch':
+          return envelope(Status.ACCOUNT_NOT_MATCH);
+        case 'repeat':
+          return envelope(Status.REPEAT_LOGIN);
+        case 'no_server':
+          return envelope(Status.SERVER_NOT_AVAILABLE);
+        case 'ok': {
+          const { host, tcpPort, httpPort, data } = outcome.server;
+          req.log.info({ userId: uid, server: outcome.server.id }, 'login routed');
+          // CIM's Java SDK rejects unknown fields, so extensions appear only for protocol >= 2 clients.
+          if (!protocol || protocol < 2) return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort });
+          const issued = deps.authSecret ? issueToken(deps.authSecret, uid, deps.clock.now(), deps.tokenTtlMs) : '';
+          return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort, wsPath: data?.wsPath ?? '/ws', token: issued });
+        }
+      }
+    },
+  );
+
+  app.post<{ Body: SenderBody & { msg?: string | null } }>(
+    '/offLine',
+    { schema: { body: body(['userId'], { userId, msg: { type: ['string', 'null'] }, token }), ...emptyResponse } },
+    async (req) => {
+      if (unauthorized(req.body)) return envelope(Status.UNAUTHORIZED);
+      await deps.store.logout(req.body.userId);
+      return envelope(Status.SUCCESS);
+    },
+  );
+
+  app.post<{ Body: SenderBody & { msg: string } }>(
+    '/groupRoute',
+    { schema: { body: body(['userId', 'msg'], { userId, msg: text, token, batchMsg: { type: ['array', 'null'] } }), ...emptyResponse } },
+    async (req) => {
+      if (unauthorized(req.body)) return envelope(Status.UNAUTHORIZED);
+      const from = await deps.store.getAccount(req.body.userId);
+      if (!from) return envelope(Status.SUCCESS); // CIM drops messages of unknown senders silently
+      const delivered = await deps.router.sendGroup(from, { msg: req.body.msg });
+      deps.metrics.messages.inc({ kind: 'group', result: 'delivered' }, delivered);
+      return envelope(Status.SUCCESS);
+    },
+  );
+
+  app.post<{ Body: SenderBody & { receiveUserId: number; msg?: string | null; batchMsg?: string[] | null } }>(
+    '/p2pRoute',
+    {
+      schema: {
+        body: body(
+          ['userId', 'receiveUserId'],
+          { userId, receiveUserId: userId, msg: { type: ['string', 'null'], maxLength: MAX_MESSAGE_CHARS }, batchMsg: { type: ['array', 'null'], maxItems: 100, items: text }, token },
+          { anyOf: [{ required: ['msg'], properties: { msg: { type: 'string', minLength: 1 } } }, { required: ['batchMsg'], properties: { batchMsg: { type: 'array', minItems: 1 } } }] },
+        ),
+        ...emptyResponse,
+      },
+    },
+    async (req) => {
+      if (unauthorized(req.body)) return envelope(Status.UNAUTHORIZED);
+      const { receiveUserId, msg, batchMsg } = req.body;
+      const from = await deps.store.getAccount(req.body.userId);
+      if (!from) return envelope(Status.SUCCESS); // as CIM: unknown senders are dropped
+      const result = await deps.router.sendPrivate(from, receiveUserId, batchMsg && batchMsg.length > 0 ? { batchMsg } : { msg: msg ?? '' });
+      deps.metrics.messages.inc({ kind: 'p2p', result });
+      return result === 'delivered' ? envelope(Status.SUCCESS) : envelope(Status.OFF_LINE);
+    },
+  );
+
+  app.get('/onlineUser', { schema: { response: { 200: envelopeSchema({ type: ['array', 'null'], items: accountSchema }) } } }, async () => {
+    const users = await deps.store.onlineUsers();
+    // CIM answers null, not [], when nobody is online.
+    return envelope(Status.SUCCESS, users.length > 0 ? users : null);
+  });
+
+  app.post<{ Body: { receiveUserId: number; token?: string } }>(
+    '/fetchOfflineMsgs',
+    { schema: { body: body(['receiveUserId'], { receiveUserId: userId, token }), ...emptyResponse } },
+    async (req) => {
+      if (unauthorized({ userId: req.body.receiveUserId, ...(req.body.token !== undefined ? { token: req.body.token } : {}) })) return envelope(Status.UNAUTHORIZED);
+      const delivered = await deps.router.deliverOffline(req.body.receiveUserId);
+      deps.metrics.messages.inc({ kind: 'offline', result: 'delivered' }, delivered);
+      return envelope(Status.SUCCESS);
+    },
+  );
+
+  return app;
+}

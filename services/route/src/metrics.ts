@@ -1,0 +1,19 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export const LOGIN_RESULTS = ['ok', 'repeat', 'no_server', 'account_mismatch', 'unauthorized'] as const;
+export type LoginOutcome = (typeof LOGIN_RESULTS)[number];
+
+export function createRouteMetrics(registry: Registry) {
+  const registers = [registry];
+  const m = {
+    logins: new Counter({ name: 'cim_route_logins_total', help: 'Logins by result', labelNames: ['result'] as const, registers }),
+    registrations: new Counter({ name: 'cim_route_registrations_total', help: 'registerAccount calls', registers }),
+    messages: new Counter({ name: 'cim_route_messages_total', help: 'Messages routed, by kind and result', labelNames: ['kind', 'result'] as const, registers }),
+    servers: new Gauge({ name: 'cim_route_live_servers', help: 'Live cim-servers in the ZooKeeper watch', registers }),
+  };
+  for (const r of LOGIN_RESULTS) m.logins.inc({ result: r }, 0);
+  for (const [k, r] of [['p2p', 'delivered'], ['p2p', 'offline'], ['group', 'delivered'], ['offline', 'delivered']] as const) m.messages.inc({ kind: k, result: r }, 0);
+  return m;
+}
+
+export type RouteMetrics = ReturnType<typeof createRouteMetrics>;

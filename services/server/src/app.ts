@@ -1,0 +1,87 @@
+/** The server's HTTP API (fastify): CIM's /sendMsg, the batch /push, health and metrics. Never listens. */
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { createHttpApp, registerOpsRoutes, type ReadinessCheck } from '../../common/src/http.ts';
+import type { Logger } from '../../common/src/log.ts';
+import { pushAuthHeader, pushRequestSchema, type PushRequest } from '../../common/src/push.ts';
+import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
+import type { ServerNode } from './node.ts';
+
+export interface ServerAppDeps {
+  readonly node: ServerNode;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly checks: readonly ReadinessCheck[];
+  readonly isShuttingDown: () => boolean;
+  readonly authSecret?: string | undefined;
+  readonly bodyLimitBytes?: number;
+}
+
+/** CIM's SendMsgReqVO; `cmd` is an enum name, as fastjson writes it. */
+const sendMsgSchema = {
+  type: 'object',
+  required: ['userId', 'properties'],
+  anyOf: [{ required: ['msg'] }, { required: ['batchMsg'], properties: { batchMsg: { type: 'array', minItems: 1 } } }],
+  properties: {
+    msg: { type: ['string', 'null'] },
+    batchMsg: { type: ['array', 'null'], items: { type: 'string' } },
+    userId: { type: 'integer', minimum: 1 },
+    cmd: { type: 'string', enum: ['MESSAGE', 'OFFLINE'] },
+    properties: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+interface SendMsgBody {
+  msg?: string | null;
+  batchMsg?: string[] | null;
+  userId: number;
+  cmd?: 'MESSAGE' | 'OFFLINE';
+  properties: Record<string, string>;
+}
+
+export function buildServerApp(deps: ServerAppDeps): FastifyInstance {
+  const app = createHttpApp(deps.log, deps.bodyLimitBytes ?? 4 * 1024 * 1024);
+  registerOpsRoutes(app, deps.registry, deps.checks, deps.isShuttingDown);
+
+  const expectedAuth = deps.authSecret ? pushAuthHeader(deps.authSecret) : undefined;
+  const checkAuth = async (req: { headers: Record<string, unknown> }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
+    if (expectedAuth && req.headers['x-cim-push-auth'] !== expectedAuth) return reply.code(403).send(envelope(Status.UNAUTHORIZED, null));
+    return undefined;
+  };
+
+  // CIM compatible: same body, always {"msg":"OK"} (CIM answers OK even when the user is not here).
+  app.post<{ Body: SendMsgBody }>(
+    '/sendMsg',
+    { schema: { body: sendMsgSchema, response: { 200: envelopeSchema({ type: 'object', properties: { msg: { type: 'string' } }, additionalProperties: false }) } }, preHandler: checkAuth },
+    async (req) => {
+      const { userId, msg, batchMsg, cmd, properties } = req.body;
+      deps.node.handlePush({
+        receivers: [userId],
+        ...(batchMsg && batchMsg.length > 0 ? { batchMsg } : { msg: msg ?? '' }),
+        cmd: cmd ?? 'MESSAGE',
+        properties,
+      });
+      return envelope(Status.SUCCESS, { msg: 'OK' });
+    },
+  );
+
+  app.post<{ Body: PushRequest }>(
+    '/push',
+    {
+      schema: {
+        body: pushRequestSchema,
+        response: {
+          200: envelopeSchema({
+            type: 'object',
+            additionalProperties: false,
+            properties: { delivered: { type: 'integer' }, offline: { type: 'array', items: { type: 'integer' } } },
+          }),
+        },
+      },
+      preHandler: checkAuth,
+    },
+    async (req) => envelope(Status.SUCCESS, deps.node.handlePush(req.body)),
+  );
+
+  return app;
+}

@@ -1,0 +1,25 @@
+import type { OptionSpecs, ParsedOptions } from '../../common/src/options.ts';
+import { LOG_LEVELS } from '../../common/src/log.ts';
+
+export const serverOptionSpecs = {
+  host: { type: 'string', default: '0.0.0.0', description: 'address to bind the TCP and HTTP listeners to' },
+  tcpPort: { type: 'int', default: 11211, min: 0, max: 65535, description: 'TCP port for CIM clients (varint32-framed protobuf); 0 = any free port' },
+  httpPort: { type: 'int', default: 8081, min: 0, max: 65535, description: 'HTTP port: WebSocket at --ws-path, /sendMsg, /push, /healthz, /readyz, /metrics; 0 = any free port' },
+  wsPath: { type: 'string', default: '/ws', description: 'WebSocket path on the HTTP port' },
+  advertiseHost: { type: 'string', optional: true, description: 'host registered in ZooKeeper (default: first non-loopback IPv4, else 127.0.0.1; in Kubernetes the pod IP)' },
+  zkConnect: { type: 'string', default: '127.0.0.1:2181', description: 'ZooKeeper connect string' },
+  zkRoot: { type: 'string', default: '/cim', description: 'ZooKeeper parent node of the server registrations' },
+  zkSessionTimeout: { type: 'int', default: 10_000, min: 1000, description: 'ZooKeeper session timeout in ms (a crashed server disappears after it)' },
+  redisUrl: { type: 'string', default: 'redis://127.0.0.1:6379', description: 'Redis URL (accounts, presence, routes)' },
+  redisPassword: { type: 'string', optional: true, description: 'Redis password (overrides one in the URL)' },
+  heartbeatTimeout: { type: 'number', default: 30, min: 0.1, description: 'seconds without any frame from a client before it is evicted' },
+  loginTimeout: { type: 'number', default: 5, min: 0.1, description: 'seconds a new connection has to send LOGIN_REQUEST' },
+  presenceTtl: { type: 'number', default: 90, min: 1, description: 'seconds a user stays online in Redis without a refresh (refreshed every third of it)' },
+  maxFrameBytes: { type: 'int', default: 65_536, min: 64, description: 'largest accepted frame; larger closes that connection' },
+  maxQueueBytes: { type: 'int', default: 1_048_576, min: 1024, description: 'largest unsent backlog per connection before it is closed as a slow consumer' },
+  authSecret: { type: 'string', optional: true, description: 'shared secret with the routes; when set, logins need a route-issued token and pushes need the secret' },
+  shutdownTimeout: { type: 'number', default: 10, min: 0, description: 'seconds to drain connections on SIGTERM' },
+  logLevel: { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' },
+} satisfies OptionSpecs;
+
+export type ServerConfig = ParsedOptions<typeof serverOptionSpecs>;

@@ -1,0 +1,52 @@
+/** Node-local registry: every open session, and the logged-in one of each userId. */
+import type { Session } from './session.ts';
+
+export class Hub {
+  readonly #sessions = new Set<Session>();
+  readonly #byUser = new Map<number, Session>();
+
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  get userCount(): number {
+    return this.#byUser.size;
+  }
+
+  add(session: Session): void {
+    this.#sessions.add(session);
+  }
+
+  /** Binds a logged-in session to its user; returns the session it replaced, if any. */
+  bindUser(session: Session): Session | undefined {
+    const previous = this.#byUser.get(session.userId);
+    this.#byUser.set(session.userId, session);
+    return previous !== session ? previous : undefined;
+  }
+
+  /** Removes a session; returns true when it was its user's current session (the user went offline here). */
+  remove(session: Session): boolean {
+    this.#sessions.delete(session);
+    if (session.userId !== 0 && this.#byUser.get(session.userId) === session) {
+      this.#byUser.delete(session.userId);
+      return true;
+    }
+    return false;
+  }
+
+  session(userId: number): Session | undefined {
+    return this.#byUser.get(userId);
+  }
+
+  sessions(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  users(): IterableIterator<[number, Session]> {
+    return this.#byUser.entries();
+  }
+
+  userIds(): number[] {
+    return [...this.#byUser.keys()];
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * cim-server: wires the node, its transports, its HTTP app, its registration and its timers, and
+ * shuts them down in order. `startCimServer` is used by `cim server`, by `cim up` and by tests.
+ */
+import { networkInterfaces } from 'node:os';
+import { systemClock, type Clock } from '../../common/src/clock.ts';
+import { createLogger, type Logger, type LogLevel } from '../../common/src/log.ts';
+import { waitForSignal } from '../../common/src/signals.ts';
+import { MessageRouter } from '../../common/src/message-router.ts';
+import type { MetaStore, Registration } from '../../common/src/meta-store/types.ts';
+import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
+import { createMetricsRegistry } from '../../common/src/metrics.ts';
+import { HelpRequested, OptionsError, parseOptions } from '../../common/src/options.ts';
+import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
+import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
+import type { RouteStore } from '../../common/src/route-store/types.ts';
+import { formatServerAddress, type ServerNodeData } from '../../common/src/server-address.ts';
+import { buildServerApp } from './app.ts';
+import { serverOptionSpecs, type ServerConfig } from './config.ts';
+import { sweepIntervalMs } from './heartbeat.ts';
+import { createServerMetrics } from './metrics.ts';
+import { ServerNode } from './node.ts';
+import { TcpTransport } from './transport/tcp.ts';
+import { WsTransport } from './transport/ws.ts';
+
+export const SERVER_VERSION = '0.1.0';
+const OFFLINE_TTL_MS = 3 * 24 * 3600 * 1000;
+const NODE_DATA_INTERVAL_MS = 5000;
+
+export interface CimServerDeps {
+  readonly store: RouteStore;
+  readonly meta: MetaStore;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Pushes to other servers; defaults to HTTP. */
+  readonly push?: PushTransport;
+}
+
+export interface CimServerHandle {
+  readonly id: string;
+  readonly tcpPort: number;
+  readonly httpPort: number;
+  readonly node: ServerNode;
+  /** Graceful: deregister, stop accepting, GOAWAY + close clients, wait up to the shutdown timeout. */
+  stop(): Promise<void>;
+}
+
+export function defaultAdvertiseHost(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export async function startCimServer(config: ServerConfig, deps: CimServerDeps): Promise<CimServerHandle> {
+  const clock = deps.clock ?? systemClock;
+  const registry = createMetricsRegistry('cim-server');
+  const metrics = createServerMetrics(registry);
+  let selfId = '';
+  const httpPush = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret });
+  // Pushes to this very server skip HTTP.
+  const push: PushTransport = {
+    push: async (server, request) => (server === selfId ? node.handlePush(request) : httpPush.push(server, request)),
+  };
+  const router = new MessageRouter({ store: deps.store, meta: deps.meta, push, clock, log: deps.log, offlineTtlMs: OFFLINE_TTL_MS, offlineMaxPerUser: 1000 });
+  const node: ServerNode = new ServerNode({
+    get selfId() {
+      return selfId;
+    },
+    store: deps.store,
+    router,
+    clock,
+    log: deps.log,
+    metrics,
+    policy: { heartbeatTimeoutMs: config.heartbeatTimeout * 1000, loginTimeoutMs: config.loginTimeout * 1000 },
+    presenceTtlMs: config.presenceTtl * 1000,
+    maxQueueBytes: config.maxQueueBytes,
+    authSecret: config.authSecret,
+  });
+
+  let shuttingDown = false;
+  const tcp = new TcpTransport(node, { host: config.host, port: config.tcpPort, maxFrameBytes: config.maxFrameBytes });
+  const ws = new WsTransport(node, { path: config.wsPath, maxFrameBytes: config.maxFrameBytes });
+  const app = buildServerApp({
+    node,
+    registry,
+    log: deps.log,
+    checks: [
+      { name: 'route-store', isReady: () => deps.store.isReady() },
+      { name: 'meta-store', isReady: () => deps.meta.isReady() },
+    ],
+    isShuttingDown: () => shuttingDown,
+    authSecret: config.authSecret,
+  });
+  ws.attach(app.server);
+
+  const tcpPort = await tcp.listen();
+  await app.listen({ host: config.host, port: config.httpPort });
+  const httpAddr = app.server.address();
+  const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.httpPort;
+  const address = { host: config.advertiseHost ?? defaultAdvertiseHost(), tcpPort, httpPort };
+  selfId = formatServerAddress(address);
+
+  const nodeData = (): ServerNodeData => ({ wsPath: config.wsPath, version: SERVER_VERSION, connections: node.hub.connectionCount, startedAt: clock.now() });
+  await deps.meta.start();
+  let registration: Registration | undefined;
+  const register = async () => {
+    try {
+      registration = await deps.meta.register(address, nodeData());
+    } catch (err) {
+      deps.log.error({ err, server: selfId }, 'registration failed; retrying');
+    }
+  };
+  await register();
+
+  const sweepTimer = setInterval(() => node.sweep(), sweepIntervalMs({ heartbeatTimeoutMs: config.heartbeatTimeout * 1000, loginTimeoutMs: config.loginTimeout * 1000 }));
+  const presenceTimer = setInterval(() => {
+    node.refreshPresence().catch((err: unknown) => deps.log.warn({ err }, 'presence refresh failed'));
+  }, (config.presenceTtl * 1000) / 3);
+  let lastPublished = -1;
+  const dataTimer = setInterval(() => {
+    if (!registration) return void register();
+    if (node.hub.connectionCount === lastPublished) return;
+    lastPublished = node.hub.connectionCount;
+    registration.update(nodeData()).catch(() => undefined);
+  }, NODE_DATA_INTERVAL_MS);
+  for (const t of [sweepTimer, presenceTimer, dataTimer]) t.unref();
+
+  deps.log.info({ server: selfId, tcpPort, httpPort, wsPath: config.wsPath }, 'cim-server started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    get id() {
+      return selfId;
+    },
+    tcpPort,
+    httpPort,
+    node,
+    stop() {
+      stopping ??= (async () => {
+        shuttingDown = true;
+        clearInterval(dataTimer);
+        // Deregister first: routes stop choosing this server before its clients come back to them.
+        await registration?.deregister().catch((err: unknown) => deps.log.warn({ err }, 'deregistration failed'));
+        ws.stopAccepting();
+        const tcpClosed = tcp.stopAccepting();
+        await node.drain();
+        const deadline = clock.now() + config.shutdownTimeout * 1000;
+        while (tcp.openSockets + ws.openSockets > 0 && clock.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        tcp.destroyAll();
+        ws.close();
+        await tcpClosed;
+        clearInterval(sweepTimer);
+        clearInterval(presenceTimer);
+        await app.close();
+        deps.log.info({ server: selfId }, 'cim-server stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** `cim server`: real Redis and ZooKeeper. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let config: ServerConfig;
+  try {
+    config = parseOptions(serverOptionSpecs, argv, env, { command: 'cim server', summary: 'Holds client connections (TCP and WebSocket), registers in ZooKeeper, pushes messages.' }).options;
+  } catch (err) {
+    if (err instanceof HelpRequested) return void console.log(err.text), 0;
+    if (err instanceof OptionsError) return void console.error(err.message), 2;
+    throw err;
+  }
+  const log = createLogger('cim-server', config.logLevel as LogLevel);
+  const store = new RedisRouteStore(config.redisUrl, config.redisPassword ? { password: config.redisPassword } : {});
+  store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+  const meta = new ZkMetaStore({ connect: config.zkConnect, root: config.zkRoot, sessionTimeoutMs: config.zkSessionTimeout, log });
+  const server = await startCimServer(config, { store, meta, log });
+  await waitForSignal(log);
+  await server.stop();
+  await meta.close();
+  await store.close();
+  return 0;
+}

@@ -1,0 +1,80 @@
+/** CIM's TCP transport: varint32 length-prefixed protobuf frames (Netty-compatible). */
+import { createServer, type Server, type Socket } from 'node:net';
+import { FrameDecoder, FramingError } from '../../../common/src/framing.ts';
+import type { ServerNode } from '../node.ts';
+import type { TransportPort } from '../session.ts';
+
+export interface TcpTransportOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxFrameBytes: number;
+}
+
+export class TcpTransport {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  readonly #opts: TcpTransportOptions;
+
+  constructor(node: ServerNode, options: TcpTransportOptions) {
+    this.#opts = options;
+    this.#server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.#accept(node, socket));
+  }
+
+  #accept(node: ServerNode, socket: Socket): void {
+    this.#sockets.add(socket);
+    const port: TransportPort = {
+      kind: 'tcp',
+      remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+      bufferedBytes: () => socket.writableLength,
+      writeBytes: (bytes) => void socket.write(bytes),
+      close: () => {
+        socket.end();
+        // A peer that never reads would keep a half-closed socket forever.
+        setTimeout(() => socket.destroy(), 2000).unref();
+      },
+    };
+    const session = node.open(port);
+    const decoder = new FrameDecoder(this.#opts.maxFrameBytes);
+    socket.on('data', (chunk: Buffer) => {
+      if (session.status === 'closed') return;
+      let frames: Buffer[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (err) {
+        node.reject(session, err instanceof FramingError && err.reason === 'oversize' ? 'oversize-frame' : 'bad-frame', (err as Error).message);
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) node.handleFrame(session, frame);
+    });
+    socket.on('error', () => undefined); // 'close' follows; resets by peers are not our errors
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      node.closed(session);
+    });
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: this.#opts.host, port: this.#opts.port, backlog: 4096 }, () => {
+        this.#server.off('error', reject);
+        const addr = this.#server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : this.#opts.port);
+      });
+    });
+  }
+
+  /** Stops accepting; open connections stay until their sessions are closed. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+
+  get openSockets(): number {
+    return this.#sockets.size;
+  }
+
+  destroyAll(): void {
+    for (const s of this.#sockets) s.destroy();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * WebSocket transport on the server's HTTP port: one protobuf body per binary frame. `ws` runs in
+ * noServer mode on fastify's HTTP server, so the upgrade path is ours and HTTP keeps its port.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { ServerNode } from '../node.ts';
+import type { CloseReason, TransportPort } from '../session.ts';
+
+/** WebSocket close codes: 1001 tells the client to come back (elsewhere); 4xxx are ours. */
+const CLOSE_CODES: Record<CloseReason, number> = {
+  'client-closed': 1000,
+  shutdown: 1001,
+  'bad-frame': 1003,
+  'oversize-frame': 1009,
+  'heartbeat-timeout': 4000,
+  'login-timeout': 4001,
+  'login-refused': 4003,
+  'slow-consumer': 4008,
+  replaced: 4009,
+  'moved-elsewhere': 4010,
+};
+
+export class WsTransport {
+  readonly #wss: WebSocketServer;
+  readonly #path: string;
+  #accepting = true;
+  #onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
+  #http: HttpServer | undefined;
+
+  constructor(node: ServerNode, options: { path: string; maxFrameBytes: number }) {
+    this.#path = options.path;
+    // permessage-deflate stays off: it costs ~20x the memory per connection for small messages.
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false, clientTracking: true });
+    this.#wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.#accept(node, ws, req));
+  }
+
+  attach(http: HttpServer): void {
+    this.#http = http;
+    this.#onUpgrade = (req, socket, head) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (!this.#accepting || path !== this.#path) {
+        socket.end(`HTTP/1.1 ${this.#accepting ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
+    };
+    http.on('upgrade', this.#onUpgrade);
+  }
+
+  #accept(node: ServerNode, ws: WebSocket, req: IncomingMessage): void {
+    const port: TransportPort = {
+      kind: 'ws',
+      remoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      bufferedBytes: () => ws.bufferedAmount,
+      writeBytes: (bytes) => ws.send(bytes, { binary: true }),
+      close: (reason) => {
+        ws.close(CLOSE_CODES[reason], reason);
+        // Do not wait forever for a peer that never answers the close handshake.
+        setTimeout(() => ws.terminate(), 2000).unref();
+      },
+    };
+    const session = node.open(port);
+    ws.on('message', (data, isBinary) => {
+      if (session.status === 'closed') return;
+      if (!isBinary) {
+        node.reject(session, 'bad-frame', 'text frames are not part of the protocol; send binary protobuf');
+        return;
+      }
+      const body = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      node.handleFrame(session, body);
+    });
+    ws.on('error', (err) => {
+      // ws reports oversize (1009) and protocol errors here and then closes the socket.
+      const oversize = (err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      node.reject(session, oversize ? 'oversize-frame' : 'bad-frame', err.message);
+    });
+    ws.on('close', () => node.closed(session));
+  }
+
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  get openSockets(): number {
+    return this.#wss.clients.size;
+  }
+
+  close(): void {
+    for (const ws of this.#wss.clients) ws.terminate();
+    if (this.#http && this.#onUpgrade) this.#http.off('upgrade', this.#onUpgrade);
+    this.#wss.close();
+  }
+}

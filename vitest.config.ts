@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// Three tiers, sorted by what they start: unit tests start nothing; integration tests start real
+// redis-server and ZooKeeper processes (test/harness); e2e tests start a real kube-apiserver.
+const isCI = process.env['CI'] === 'true';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['services/**/*.test.ts', 'operator/**/*.test.ts'],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/harness/global-setup.ts'],
+          testTimeout: isCI ? 90_000 : 60_000,
+          hookTimeout: isCI ? 120_000 : 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // Builds the Kubernetes tools when missing (slow once, cached), then starts etcd, kube-apiserver,
+          // kube-controller-manager, kube-scheduler and kwok for the whole project.
+          globalSetup: ['test/e2e/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
