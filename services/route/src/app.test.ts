@@ -1,0 +1,146 @@
+/** The route's HTTP contract through fastify's inject, with in-memory stores (no sockets). */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { ManualClock } from '../../common/src/clock.ts';
+import { silentLogger } from '../../common/src/log.ts';
+import { MessageRouter } from '../../common/src/message-router.ts';
+import { MemoryMetaHub, MemoryMetaStore } from '../../common/src/meta-store/memory.ts';
+import { createMetricsRegistry } from '../../common/src/metrics.ts';
+import type { PushRequest } from '../../common/src/push.ts';
+import { MemoryRouteStore } from '../../common/src/route-store/memory.ts';
+import { createStrategy } from '../../common/src/selection.ts';
+import { buildRouteApp } from './app.ts';
+import { createRouteMetrics } from './metrics.ts';
+
+let app: FastifyInstance;
+let hub: MemoryMetaHub;
+let store: MemoryRouteStore;
+let pushes: { server: string; request: PushRequest }[];
+let connected: Set<number>;
+const reachable = new Set<string>();
+
+beforeEach(async () => {
+  const clock = new ManualClock();
+  hub = new MemoryMetaHub();
+  store = new MemoryRouteStore(clock);
+  pushes = [];
+  connected = new Set();
+  reachable.clear();
+  const meta = new MemoryMetaStore(hub);
+  await meta.start();
+  const push = {
+    async push(server: string, request: PushRequest) {
+      pushes.push({ server, request });
+      const offline = (request.receivers ?? []).filter((r) => !connected.has(r));
+      return { delivered: (request.receivers?.length ?? 0) - offline.length + (request.broadcast ? 1 : 0), offline };
+    },
+  };
+  const registry = createMetricsRegistry('cim-route', false);
+  app = buildRouteApp({
+    store,
+    router: new MessageRouter({ store, meta, push, clock, log: silentLogger, offlineTtlMs: 60_000, offlineMaxPerUser: 10 }),
+    loginDeps: { store, meta, strategy: createStrategy('round-robin'), probe: async (s) => reachable.has(s.id), presenceTtlMs: 60_000 },
+    registry,
+    metrics: createRouteMetrics(registry),
+    log: silentLogger,
+    clock,
+    checks: [],
+    tokenTtlMs: 60_000,
+  });
+});
+afterEach(async () => {
+  await app.close();
+});
+
+const post = async (url: string, payload: unknown) => {
+  const res = await app.inject({ method: 'POST', url, payload: payload as object });
+  return { status: res.statusCode, body: res.json() as { code: string; message: string; reqNo: null; dataBody: unknown }, raw: res.body };
+};
+const addServer = (host: string, isReachable = true) => {
+  hub.set({ id: `${host}:11211:8081`, host, tcpPort: 11211, httpPort: 8081, data: { wsPath: '/ws', version: '', connections: 0, startedAt: 0 } });
+  if (isReachable) reachable.add(`${host}:11211:8081`);
+};
+
+describe('route HTTP API', () => {
+  it('answers with exactly CIM\'s envelope, keys in CIM\'s order', async () => {
+    const { raw } = await post('/registerAccount', { userName: 'zhangsan', reqNo: 'r1', timeStamp: 1 });
+    expect(raw).toMatch(/^\{"code":"9000","message":"Success","reqNo":null,"dataBody":\{"userId":\d+,"userName":"zhangsan"\}\}$/);
+  });
+
+  it('answers 7100 when no server is registered and never marks the user online', async () => {
+    const { dataBody } = (await post('/registerAccount', { userName: 'u' })).body as { dataBody: { userId: number } };
+    expect((await post('/login', { userId: dataBody.userId, userName: 'u' })).body.code).toBe('7100');
+    expect(await store.getRoute(dataBody.userId)).toBeUndefined();
+    addServer('10.0.0.1');
+    expect((await post('/login', { userId: dataBody.userId, userName: 'u' })).body.code).toBe('9000');
+  });
+
+  it('never routes a login to an unreachable server', async () => {
+    addServer('10.0.0.1', false);
+    addServer('10.0.0.2');
+    for (const name of ['a', 'b', 'c']) {
+      const { dataBody } = (await post('/registerAccount', { userName: name })).body as { dataBody: { userId: number } };
+      const login = await post('/login', { userId: dataBody.userId, userName: name });
+      expect(login.body.dataBody).toEqual({ ip: '10.0.0.2', cimServerPort: 11211, httpPort: 8081 });
+      expect(await store.getRoute(dataBody.userId)).toBe('10.0.0.2:11211:8081');
+    }
+  });
+
+  it('answers null, not [], when nobody is online', async () => {
+    const res = await app.inject({ method: 'GET', url: '/onlineUser' });
+    expect(res.body).toBe('{"code":"9000","message":"Success","reqNo":null,"dataBody":null}');
+  });
+
+  it('pushes a group message once per server, excluding the sender', async () => {
+    addServer('10.0.0.1');
+    addServer('10.0.0.2');
+    const { dataBody } = (await post('/registerAccount', { userName: 'g' })).body as { dataBody: { userId: number } };
+    expect((await post('/groupRoute', { userId: dataBody.userId, msg: 'hello' })).body.code).toBe('9000');
+    expect(pushes.map((p) => p.server).sort()).toEqual(['10.0.0.1:11211:8081', '10.0.0.2:11211:8081']);
+    for (const p of pushes) expect(p.request).toMatchObject({ broadcast: true, excludeUserIds: [dataBody.userId], msg: 'hello', properties: { sendUserId: String(dataBody.userId), sendUserName: 'g' } });
+  });
+
+  it('stores a private message for an offline receiver (7000) and delivers it on fetch', async () => {
+    addServer('10.0.0.1');
+    const a = ((await post('/registerAccount', { userName: 'a' })).body.dataBody as { userId: number }).userId;
+    const b = ((await post('/registerAccount', { userName: 'b' })).body.dataBody as { userId: number }).userId;
+    expect((await post('/p2pRoute', { userId: a, receiveUserId: b, msg: 'one' })).body.code).toBe('7000');
+    expect((await post('/p2pRoute', { userId: a, receiveUserId: b, batchMsg: ['two', 'three'] })).body.code).toBe('7000');
+    await post('/login', { userId: b, userName: 'b' });
+    connected.add(b);
+    expect((await post('/fetchOfflineMsgs', { receiveUserId: b })).body.code).toBe('9000');
+    const offline = pushes.filter((p) => p.request.cmd === 'OFFLINE');
+    expect(offline).toHaveLength(1);
+    expect(offline[0]!.request.batchMsg).toEqual(['one', 'two', 'three']);
+    expect((await post('/p2pRoute', { userId: a, receiveUserId: b, msg: 'live' })).body.code).toBe('9000');
+  });
+
+  it.each([
+    ['/registerAccount', {}],
+    ['/registerAccount', { userName: '' }],
+    ['/registerAccount', { userName: 'a'.repeat(65) }],
+    ['/registerAccount', { userName: 'bad\nname' }],
+    ['/login', { userId: 'x', userName: 'a' }],
+    ['/login', { userId: 0, userName: 'a' }],
+    ['/login', { userName: 'a' }],
+    ['/offLine', {}],
+    ['/groupRoute', { userId: 1 }],
+    ['/groupRoute', { userId: 1, msg: '' }],
+    ['/groupRoute', { userId: 1, msg: 'x'.repeat(16_385) }],
+    ['/p2pRoute', { userId: 1, receiveUserId: 2 }],
+    ['/p2pRoute', { userId: 1, receiveUserId: 2, batchMsg: [] }],
+    ['/p2pRoute', { userId: 1, msg: 'x' }],
+    ['/fetchOfflineMsgs', { receiveUserId: -5 }],
+  ])('refuses %s %j with 3000 and HTTP 200', async (url, payload) => {
+    const { status, body } = await post(url, payload);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ code: '3000', reqNo: null, dataBody: null });
+    expect(body.message).toMatch(/^invalid argument: /);
+  });
+
+  it('answers a body that is not JSON with HTTP 400 and 3000', async () => {
+    const res = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: '{nope' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: '3000', reqNo: null, dataBody: null });
+  });
+});

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { ZkMetaStore } from '../../services/common/src/meta-store/zookeeper.ts';
+import type { ServerInfo } from '../../services/common/src/server-address.ts';
+
+const stores: ZkMetaStore[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+function store(root: string, sessionTimeoutMs = 4000): ZkMetaStore {
+  const s = new ZkMetaStore({ connect: inject('zkConnect'), root, sessionTimeoutMs });
+  stores.push(s);
+  return s;
+}
+
+const data = (connections: number) => ({ wsPath: '/ws', version: 'test', connections, startedAt: 1 });
+const ids = (servers: readonly ServerInfo[]) => servers.map((s) => s.id);
+
+describe('ZooKeeper MetaStore', () => {
+  it('creates the root, registers ephemeral CIM-named nodes and publishes them to watchers', async () => {
+    const root = `/cim-meta-${randomBytes(4).toString('hex')}/nested`;
+    const server = store(root);
+    const watcher = store(root);
+    await Promise.all([server.start(), watcher.start()]);
+    expect(watcher.servers()).toEqual([]);
+    const reg = await server.register({ host: '10.1.2.3', tcpPort: 11211, httpPort: 8081 }, data(0));
+    await expect.poll(() => ids(watcher.servers())).toEqual(['10.1.2.3:11211:8081']);
+    await expect.poll(() => watcher.servers()[0]?.data?.connections).toBe(0);
+
+    await reg.update(data(42));
+    await expect.poll(() => watcher.servers()[0]?.data?.connections).toBe(42);
+
+    await reg.deregister();
+    await expect.poll(() => ids(watcher.servers())).toEqual([]);
+  });
+
+  it('removes a server when its session closes and notifies listeners', async () => {
+    const root = `/cim-meta-${randomBytes(4).toString('hex')}`;
+    const a = store(root);
+    const b = store(root);
+    const watcher = store(root);
+    await Promise.all([a.start(), b.start(), watcher.start()]);
+    const seen: string[][] = [];
+    watcher.onChange((servers) => seen.push(ids(servers)));
+    await a.register({ host: '10.0.0.1', tcpPort: 1, httpPort: 2 }, data(0));
+    await b.register({ host: '10.0.0.2', tcpPort: 1, httpPort: 2 }, data(0));
+    await expect.poll(() => ids(watcher.servers())).toEqual(['10.0.0.1:1:2', '10.0.0.2:1:2']);
+    await a.close();
+    await expect.poll(() => ids(watcher.servers())).toEqual(['10.0.0.2:1:2']);
+    expect(seen.at(-1)).toEqual(['10.0.0.2:1:2']);
+  });
+
+  it('replaces a node left by a previous process with the same address', async () => {
+    const root = `/cim-meta-${randomBytes(4).toString('hex')}`;
+    const old = store(root, 20_000);
+    await old.start();
+    await old.register({ host: '10.0.0.9', tcpPort: 1, httpPort: 2 }, data(1));
+    const restarted = store(root);
+    await restarted.start();
+    await restarted.register({ host: '10.0.0.9', tcpPort: 1, httpPort: 2 }, data(7));
+    await expect.poll(() => restarted.servers()[0]?.data?.connections).toBe(7);
+  });
+});
