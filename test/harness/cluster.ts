@@ -32,6 +32,7 @@ export interface RouteHandle {
 export interface ClusterOptions {
   servers?: number;
   heartbeatTimeoutSec?: number;
+  loginTimeoutSec?: number;
   authSecret?: string;
   /** ZooKeeper connect string; defaults to the shared one from global setup */
   zkConnect?: string;
@@ -100,7 +101,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
 
   let serial = 0;
   const addServer = async (): Promise<ServerHandle> => {
-    const args = ['server', ...common, '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--tcp-port', '0', '--http-port', '0', '--heartbeat-timeout', String(options.heartbeatTimeoutSec ?? 30), '--shutdown-timeout', '3'];
+    const args = ['server', ...common, '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--tcp-port', '0', '--http-port', '0', '--heartbeat-timeout', String(options.heartbeatTimeoutSec ?? 30), '--login-timeout', String(options.loginTimeoutSec ?? 5), '--shutdown-timeout', '3'];
     const { process: proc, line } = await spawnCim(`cim-server-${++serial}`, args, 'cim-server started');
     const handle: ServerHandle = {
       address: String(line['server']),

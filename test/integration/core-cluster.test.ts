@@ -193,6 +193,33 @@ describe('a cluster of two servers and a route', () => {
     expect((await fetch(`http://127.0.0.1:${server.httpPort}/healthz`)).status).toBe(200);
   });
 
+  it('accepts CIM\'s /sendMsg push with CIM\'s exact reply', async () => {
+    const holder = `${alice.server.ip}:${alice.server.httpPort}`;
+    const res = await fetch(`http://${holder}/sendMsg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ msg: 'via sendMsg', userId: alice.userId, cmd: 'MESSAGE', properties: { sendUserId: '1', sendUserName: 'java-route', receiveUserId: String(alice.userId) } }),
+    });
+    expect(await res.text()).toBe('{"code":"9000","message":"Success","reqNo":null,"dataBody":{"msg":"OK"}}');
+    const got = await alice.client.next((f) => f.reqMsg === 'via sendMsg');
+    expect(got.properties).toMatchObject({ sendUserName: 'java-route', receiveUserId: String(alice.userId) });
+  });
+
+  it('pushes to many recipients of one server in one /push call and reports who is not there', async () => {
+    const sameServer = [alice, bob, carol].filter((u) => u.server.httpPort === alice.server.httpPort);
+    const elsewhere = [alice, bob, carol].filter((u) => u.server.httpPort !== alice.server.httpPort);
+    const res = await fetch(`http://${alice.server.ip}:${alice.server.httpPort}/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ receivers: [alice, bob, carol].map((u) => u.userId), msg: 'batch push', properties: { sendUserId: '1', sendUserName: 'ops' } }),
+    });
+    const body = (await res.json()) as { code: string; dataBody: { delivered: number; offline: number[] } };
+    expect(body.code).toBe('9000');
+    expect(body.dataBody.delivered).toBe(sameServer.length);
+    expect(body.dataBody.offline.sort()).toEqual(elsewhere.map((u) => u.userId).sort());
+    for (const u of sameServer) await u.client.next((f) => f.reqMsg === 'batch push');
+  });
+
   it('exposes Prometheus metrics on servers and route', async () => {
     const serverMetrics = await (await fetch(`http://127.0.0.1:${cluster.servers[0]!.httpPort}/metrics`)).text();
     expect(serverMetrics).toMatch(/^cim_server_connections\{transport="ws",component="cim-server"\} \d+/m);

@@ -36,7 +36,11 @@ const onlineIds = async (c: TestCluster) => ((await routeApi(c.routeUrl).onlineU
 describe('liveness', () => {
   it('evicts a client that stops pinging within timeout + 1 s and drops it from /onlineUser', async () => {
     const timeoutSec = 1.5;
-    cluster = await startCluster({ servers: 1, heartbeatTimeoutSec: timeoutSec });
+    cluster = await startCluster({ servers: 1, heartbeatTimeoutSec: timeoutSec, loginTimeoutSec: 1 });
+    // A connection that never logs in is closed after the login timeout.
+    const silent = await connectWs(`ws://127.0.0.1:${cluster.servers[0]!.httpPort}/ws`);
+    clients.push(silent);
+    const openedAt = Date.now();
     const quiet = await loginOverWs(cluster, 'quiet');
     const chatty = await loginOverWs(cluster, 'chatty');
     const pinger = setInterval(() => chatty.client.ping(chatty.userId), 300);
@@ -48,6 +52,8 @@ describe('liveness', () => {
       expect(silentFor).toBeGreaterThanOrEqual(timeoutSec * 1000 - 50);
       expect(silentFor).toBeLessThanOrEqual(timeoutSec * 1000 + 1000);
       await expect.poll(() => onlineIds(cluster!), { timeout: 5000 }).not.toContain(quiet.userId);
+      expect((await silent.closed).code).toBe(4001); // login-timeout
+      expect(Date.now() - openedAt).toBeLessThanOrEqual(1000 + 1000 + 500);
       expect(await onlineIds(cluster)).toContain(chatty.userId);
       expect(chatty.client.isOpen()).toBe(true);
     } finally {

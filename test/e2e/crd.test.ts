@@ -1,0 +1,70 @@
+/** The CRD as the real API server enforces it: schema defaults, CEL rules, /scale, printer columns. */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { GROUP, PLURAL, VERSION } from '../../operator/src/api/types.ts';
+import { clientsFor, createCluster, createNamespace, getCluster, patchClusterSpec, rejection, type Clients } from './harness/kube.ts';
+import { kubectl } from './harness/tools.ts';
+
+const NS = 'e2e-crd';
+let admin: Clients;
+
+beforeAll(async () => {
+  admin = clientsFor(inject('adminKubeconfig'));
+  await createNamespace(admin, NS);
+});
+
+afterAll(async () => {
+  await admin?.core.deleteNamespace({ name: NS }).catch(() => {});
+});
+
+describe('CimCluster CRD', () => {
+  it('fills every default from the schema when the spec is empty', async () => {
+    await createCluster(admin, NS, 'defaults', {});
+    const cr = await getCluster(admin, NS, 'defaults');
+    expect(cr.spec).toMatchObject({
+      paused: false,
+      redis: { image: 'redis:7.4', storage: { size: '1Gi', ephemeral: false } },
+      zookeeper: { image: 'zookeeper:3.9', replicas: 1, root: '/cim', storage: { size: '1Gi', ephemeral: false } },
+      server: { replicas: 2, tcpPort: 11211, httpPort: 8081, heartbeatTimeoutSeconds: 30, shutdownTimeoutSeconds: 10 },
+      route: { replicas: 1, port: 8083, strategy: 'round-robin', service: { type: 'ClusterIP' } },
+      auth: { enabled: true },
+    });
+  });
+
+  it.each([
+    [{ zookeeper: { replicas: 2 } }, 'zookeeper.replicas must be 1 or 3'],
+    [{ server: { replicas: -1 } }, 'spec.server.replicas: Invalid value: -1: spec.server.replicas in body should be greater than or equal to 0'],
+    [{ server: { tcpPort: 70000 } }, 'should be less than or equal to 65535'],
+    [{ server: { tcpPort: 9000, httpPort: 9000 } }, 'server.tcpPort and server.httpPort must differ'],
+    [{ route: { strategy: 'fastest' } }, 'Unsupported value: "fastest"'],
+    [{ redis: { external: { url: 'http://redis:6379' } } }, 'spec.redis.external.url in body should match'],
+  ])('rejects %j with a clear message', async (spec, message) => {
+    const r = await rejection(createCluster(admin, NS, 'invalid', spec));
+    expect(r.code).toBe(422);
+    expect(r.message).toContain(message);
+  });
+
+  it('refuses to change zookeeper.replicas after creation', async () => {
+    await createCluster(admin, NS, 'zk-fixed', { zookeeper: { replicas: 1 } });
+    const r = await rejection(patchClusterSpec(admin, NS, 'zk-fixed', { zookeeper: { replicas: 3 } }));
+    expect(r.code).toBe(422);
+    expect(r.message).toContain('zookeeper.replicas is immutable');
+  });
+
+  it('serves the /scale subresource on spec.server.replicas', async () => {
+    await createCluster(admin, NS, 'scalable', { server: { replicas: 4 } });
+    const scale = await admin.custom.getNamespacedCustomObjectScale({ group: GROUP, version: VERSION, plural: PLURAL, namespace: NS, name: 'scalable' });
+    expect((scale as { spec?: { replicas?: number } }).spec?.replicas).toBe(4);
+    const r = await kubectl(inject('binDir'), inject('adminKubeconfig'), ['scale', '-n', NS, 'cimcluster/scalable', '--replicas=6']);
+    expect(r.stderr).toBe('');
+    expect((await getCluster(admin, NS, 'scalable')).spec.server.replicas).toBe(6);
+  });
+
+  it('prints phase, servers, desired, routes, ready and age columns', async () => {
+    const r = await kubectl(inject('binDir'), inject('adminKubeconfig'), ['get', 'cimclusters', '-n', NS]);
+    expect(r.code).toBe(0);
+    const header = r.stdout.split('\n')[0]?.split(/\s+/);
+    expect(header).toEqual(['NAME', 'PHASE', 'SERVERS', 'DESIRED', 'ROUTES', 'READY', 'AGE']);
+    const short = await kubectl(inject('binDir'), inject('adminKubeconfig'), ['get', 'cim', '-n', NS, '-o', 'name']);
+    expect(short.stdout).toContain('cimcluster.cim.example.com/defaults');
+  });
+});
