@@ -96,12 +96,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const redis = await startRedisServer();
   const servers: ServerHandle[] = [];
   let route: RouteHandle | undefined;
-  const common = ['--zk-connect', zkConnect, '--zk-root', zkRoot, '--zk-session-timeout', String(options.zkSessionTimeoutMs ?? 2000), '--redis-url', redis.url, '--log-level', 'info', '--presence-ttl', String(options.presenceTtlSec ?? 30)];
+  const common = ['--zk-connect', zkConnect, '--zk-root', zkRoot, '--zk-session-timeout', String(options.zkSessionTimeoutMs ?? 2000), '--redis-url', redis.url, '--log-level', 'info'];
   if (options.authSecret) common.push('--auth-secret', options.authSecret);
 
   let serial = 0;
   const addServer = async (): Promise<ServerHandle> => {
-    const args = ['server', ...common, '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--tcp-port', '0', '--http-port', '0', '--heartbeat-timeout', String(options.heartbeatTimeoutSec ?? 30), '--login-timeout', String(options.loginTimeoutSec ?? 5), '--shutdown-timeout', '3'];
+    const args = ['server', ...common, '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--tcp-port', '0', '--http-port', '0', '--heartbeat-timeout', String(options.heartbeatTimeoutSec ?? 30), '--login-timeout', String(options.loginTimeoutSec ?? 5), '--presence-ttl', String(options.presenceTtlSec ?? 30), '--shutdown-timeout', '3'];
     const { process: proc, line } = await spawnCim(`cim-server-${++serial}`, args, 'cim-server started');
     const handle: ServerHandle = {
       address: String(line['server']),

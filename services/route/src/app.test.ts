@@ -39,7 +39,7 @@ beforeEach(async () => {
   app = buildRouteApp({
     store,
     router: new MessageRouter({ store, meta, push, clock, log: silentLogger, offlineTtlMs: 60_000, offlineMaxPerUser: 10 }),
-    loginDeps: { store, meta, strategy: createStrategy('round-robin'), probe: async (s) => reachable.has(s.id), presenceTtlMs: 60_000 },
+    loginDeps: { store, meta, strategy: createStrategy('round-robin'), probe: async (s) => reachable.has(s.id), pendingTtlMs: 60_000 },
     registry,
     metrics: createRouteMetrics(registry),
     log: silentLogger,

@@ -11,7 +11,7 @@ export const routeOptionSpecs = {
   redisUrl: { type: 'string', default: 'redis://127.0.0.1:6379', description: 'Redis URL (accounts, presence, routes)' },
   redisPassword: { type: 'string', optional: true, description: 'Redis password (overrides one in the URL)' },
   strategy: { type: 'string', default: 'round-robin', choices: STRATEGIES, description: 'server selection for logins' },
-  presenceTtl: { type: 'number', default: 90, min: 1, description: 'seconds a login stays online until its server refreshes it; use the servers\' value' },
+  pendingLoginTtl: { type: 'number', default: 20, min: 1, description: 'seconds a login holds the user online until the client connects to the chosen server (which then keeps it online)' },
   authSecret: { type: 'string', optional: true, description: 'shared secret with the servers; when set, /login issues tokens and sender endpoints require them' },
   tokenTtl: { type: 'number', default: 86_400, min: 1, description: 'seconds a login token is valid' },
   probeTimeout: { type: 'int', default: 1000, min: 10, description: 'ms to wait for a chosen server\'s TCP port before choosing another' },

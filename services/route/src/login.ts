@@ -19,7 +19,11 @@ export interface LoginDeps {
   readonly meta: MetaStore;
   readonly strategy: SelectionStrategy;
   readonly probe: Probe;
-  readonly presenceTtlMs: number;
+  /**
+   * TTL of the presence a login writes. The server extends it to its full presence TTL when the
+   * client's LOGIN_REQUEST arrives, so a client that never connects blocks re-logins only briefly.
+   */
+  readonly pendingTtlMs: number;
 }
 
 export async function login(deps: LoginDeps, userId: number, userName: string): Promise<LoginOutcome> {
@@ -40,7 +44,7 @@ export async function login(deps: LoginDeps, userId: number, userName: string): 
       unreachable.add(chosen.id);
       continue;
     }
-    const result = await deps.store.login(userId, chosen.id, deps.presenceTtlMs, takeOver);
+    const result = await deps.store.login(userId, chosen.id, deps.pendingTtlMs, takeOver);
     return result.ok ? { kind: 'ok', server: chosen } : { kind: 'repeat' };
   }
 }

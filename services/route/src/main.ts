@@ -51,7 +51,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
       meta: deps.meta,
       strategy: createStrategy(config.strategy as StrategyName),
       probe: deps.probe ?? cachedProbe(tcpProbe(config.probeTimeout), clock),
-      presenceTtlMs: config.presenceTtl * 1000,
+      pendingTtlMs: config.pendingLoginTtl * 1000,
     },
     registry,
     metrics,
