@@ -10,7 +10,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: help deps system-deps build typecheck test test-unit test-integration demo clean
+.PHONY: help deps system-deps build typecheck test test-unit test-integration demo bench clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test-integration: system-deps build ## integration tests against real redis-serv
 demo: deps build ## run a whole cluster on this machine (real Redis + ZooKeeper when installable, else embedded)
 	-scripts/ensure-system-deps.sh
 	node dist/services/cli/src/main.js up $(DEMO_ARGS)
+
+bench: system-deps build ## benchmarks on this machine (cim bench); record results in docs/benchmarks.md
+	node dist/services/cli/src/main.js bench $(BENCH_ARGS)
 
 clean:
 	rm -rf dist coverage

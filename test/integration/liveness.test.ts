@@ -145,8 +145,8 @@ describe('ZooKeeper ensemble', () => {
         await expect.poll(async () => (await api.login(userId, name)).code, { timeout: 15_000, interval: 200 }).toBe('9000');
       }
       await cluster.waitForServers(2);
-      const metrics = await (await fetch(`${cluster.routeUrl}/readyz`)).json();
-      expect(metrics).toEqual({ status: 'ready' });
+      await expect.poll(async () => (await fetch(`${cluster!.routeUrl}/readyz`)).status, { timeout: 15_000 }).toBe(200);
+      for (const s of cluster.servers) expect((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status).toBe(200);
     } finally {
       await cluster?.stop();
       cluster = undefined;

@@ -9,7 +9,7 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../comm
 import { MemoryMetaHub, MemoryMetaStore } from '../../common/src/meta-store/memory.ts';
 import type { MetaStore } from '../../common/src/meta-store/types.ts';
 import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
-import { HelpRequested, OptionsError, parseOptions, type ParsedOptions } from '../../common/src/options.ts';
+import { parseCommandLine, parseOptions, type ParsedOptions } from '../../common/src/options.ts';
 import { MemoryRouteStore } from '../../common/src/route-store/memory.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
@@ -151,14 +151,9 @@ async function health(url: string): Promise<string> {
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let o: UpOptions;
-  try {
-    o = parseOptions(upOptionSpecs, argv, env, { command: 'cim up', summary: 'Runs a whole CIM cluster on this machine in the foreground; Ctrl-C stops everything it started.' }).options;
-  } catch (err) {
-    if (err instanceof HelpRequested) return void console.log(err.text), 0;
-    if (err instanceof OptionsError) return void console.error(err.message), 2;
-    throw err;
-  }
+  const parsed = parseCommandLine(upOptionSpecs, argv, env, { command: 'cim up', summary: 'Runs a whole CIM cluster on this machine in the foreground; Ctrl-C stops everything it started.' });
+  if (!parsed.ok) return parsed.exitCode;
+  const o = parsed.options;
   const log = createLogger('cim-up', o.logLevel as LogLevel);
   const cluster = await startLocalCluster(o, log);
   const rows: [string, string, string][] = [];

@@ -32,6 +32,7 @@ export const Prop = {
   token: 'token',
   msgId: 'msgId',
   sentAt: 'sentAt',
+  chatType: 'chatType',
   code: 'code',
   reason: 'reason',
 } as const;

@@ -40,18 +40,19 @@ export class MessageRouter {
     this.#o = options;
   }
 
-  #properties(from: Account, message: OutgoingMessage): Record<string, string> {
+  #properties(from: Account, message: OutgoingMessage, chatType: 'private' | 'group'): Record<string, string> {
     const props: Record<string, string> = {
       sendUserId: String(from.userId),
       sendUserName: from.userName,
       sentAt: String(this.#o.clock.now()),
+      chatType,
     };
     if (message.msgId) props['msgId'] = message.msgId;
     return props;
   }
 
   async sendPrivate(from: Account, to: number, message: OutgoingMessage): Promise<PrivateResult> {
-    const properties = this.#properties(from, message);
+    const properties = this.#properties(from, message, 'private');
     const server = await this.#o.store.getRoute(to);
     if (server !== undefined) {
       try {
@@ -76,7 +77,7 @@ export class MessageRouter {
 
   /** Broadcasts to everyone online except the sender; returns how many receivers it reached. */
   async sendGroup(from: Account, message: OutgoingMessage): Promise<number> {
-    const properties = this.#properties(from, message);
+    const properties = this.#properties(from, message, 'group');
     const results = await Promise.allSettled(
       this.#o.meta.servers().map((s) =>
         this.#o.push.push(s.id, {

@@ -165,3 +165,31 @@ export function parseOptions<S extends OptionSpecs>(
   if (problems.length > 0) throw new OptionsError(problems);
   return { options: Object.freeze(out) as ParsedOptions<S>, positionals };
 }
+
+export type CommandLine<S extends OptionSpecs> = { readonly ok: true; readonly options: ParsedOptions<S> } | { readonly ok: false; readonly exitCode: number };
+
+/**
+ * parseOptions for a command's main(): `--help` prints the help (exit code 0), bad options print
+ * every problem (exit code 2); either way the caller returns `exitCode`.
+ */
+export function parseCommandLine<S extends OptionSpecs>(
+  specs: S,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  help: { command: string; summary: string },
+  io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } } = process,
+): CommandLine<S> {
+  try {
+    return { ok: true, options: parseOptions(specs, argv, env, help).options };
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      io.stdout.write(`${err.text}\n`);
+      return { ok: false, exitCode: 0 };
+    }
+    if (err instanceof OptionsError) {
+      io.stderr.write(`${help.command}: ${err.problems.join('\n  ')}\nTry "${help.command} --help".\n`);
+      return { ok: false, exitCode: 2 };
+    }
+    throw err;
+  }
+}

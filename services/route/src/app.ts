@@ -83,7 +83,7 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
           return envelope(Status.SERVER_NOT_AVAILABLE);
         case 'ok': {
           const { host, tcpPort, httpPort, data } = outcome.server;
-          req.log.info({ userId: uid, server: outcome.server.id }, 'login routed');
+          req.log.debug({ userId: uid, server: outcome.server.id }, 'login routed');
           // CIM's Java SDK rejects unknown fields, so extensions appear only for protocol >= 2 clients.
           if (!protocol || protocol < 2) return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort });
           const issued = deps.authSecret ? issueToken(deps.authSecret, uid, deps.clock.now(), deps.tokenTtlMs) : '';

@@ -5,7 +5,7 @@ import { MessageRouter } from '../../common/src/message-router.ts';
 import type { MetaStore } from '../../common/src/meta-store/types.ts';
 import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { createMetricsRegistry } from '../../common/src/metrics.ts';
-import { HelpRequested, OptionsError, parseOptions } from '../../common/src/options.ts';
+import { parseCommandLine } from '../../common/src/options.ts';
 import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
@@ -80,14 +80,9 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let config: RouteConfig;
-  try {
-    config = parseOptions(routeOptionSpecs, argv, env, { command: 'cim route', summary: 'Registers accounts, logs users in, picks servers, routes private and group messages.' }).options;
-  } catch (err) {
-    if (err instanceof HelpRequested) return void console.log(err.text), 0;
-    if (err instanceof OptionsError) return void console.error(err.message), 2;
-    throw err;
-  }
+  const parsed = parseCommandLine(routeOptionSpecs, argv, env, { command: 'cim route', summary: 'Registers accounts, logs users in, picks servers, routes private and group messages.' });
+  if (!parsed.ok) return parsed.exitCode;
+  const config = parsed.options;
   const log = createLogger('cim-route', config.logLevel as LogLevel);
   const store = new RedisRouteStore(config.redisUrl, config.redisPassword ? { password: config.redisPassword } : {});
   store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));

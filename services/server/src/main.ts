@@ -10,7 +10,7 @@ import { MessageRouter } from '../../common/src/message-router.ts';
 import type { MetaStore, Registration } from '../../common/src/meta-store/types.ts';
 import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { createMetricsRegistry } from '../../common/src/metrics.ts';
-import { HelpRequested, OptionsError, parseOptions } from '../../common/src/options.ts';
+import { parseCommandLine } from '../../common/src/options.ts';
 import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
@@ -162,14 +162,9 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
 
 /** `cim server`: real Redis and ZooKeeper. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let config: ServerConfig;
-  try {
-    config = parseOptions(serverOptionSpecs, argv, env, { command: 'cim server', summary: 'Holds client connections (TCP and WebSocket), registers in ZooKeeper, pushes messages.' }).options;
-  } catch (err) {
-    if (err instanceof HelpRequested) return void console.log(err.text), 0;
-    if (err instanceof OptionsError) return void console.error(err.message), 2;
-    throw err;
-  }
+  const parsed = parseCommandLine(serverOptionSpecs, argv, env, { command: 'cim server', summary: 'Holds client connections (TCP and WebSocket), registers in ZooKeeper, pushes messages.' });
+  if (!parsed.ok) return parsed.exitCode;
+  const config = parsed.options;
   const log = createLogger('cim-server', config.logLevel as LogLevel);
   const store = new RedisRouteStore(config.redisUrl, config.redisPassword ? { password: config.redisPassword } : {});
   store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));

@@ -74,7 +74,7 @@ export class ServerNode {
     if (EVICTIONS.has(reason)) this.#o.metrics.evictions.inc({ reason });
     const wasCurrent = this.hub.remove(session);
     this.#o.metrics.users.set(this.hub.userCount);
-    if (session.userId !== 0) this.#o.log.info({ userId: session.userId, reason, transport: session.transport.kind }, 'client disconnected');
+    if (session.userId !== 0) this.#o.log.debug({ userId: session.userId, reason, transport: session.transport.kind }, 'client disconnected');
     if (wasCurrent) {
       // Only the route naming this server is removed: a user who already logged in elsewhere stays online.
       this.#o.store.logout(session.userId, this.#o.selfId).catch((err: unknown) => this.#o.log.warn({ err, userId: session.userId }, 'clearing presence failed'));
@@ -159,7 +159,7 @@ export class ServerNode {
     this.hub.bindUser(session)?.close('replaced');
     this.#o.metrics.users.set(this.hub.userCount);
     this.#o.metrics.logins.inc({ result: 'ok' });
-    this.#o.log.info({ userId, transport: session.transport.kind, protocol: session.protocol || '1' }, 'client logged in');
+    this.#o.log.debug({ userId, transport: session.transport.kind, protocol: session.protocol || '1' }, 'client logged in');
     session.write({ cmd: Command.LOGIN_RESPONSE, requestId: userId, properties: { [Prop.code]: Status.SUCCESS.code } });
   }
 

@@ -42,6 +42,8 @@ export class ZkMetaStore implements MetaStore {
   /** Incremented per client; callbacks of an older client are ignored (ioredis connectionEpoch idea). */
   #epoch = 0;
   #connected = false;
+  /** when the connection was lost (0 = never connected); within the session timeout the session may come back */
+  #disconnectedAt = 0;
   #closed = false;
   #snapshot: readonly ServerInfo[] = Object.freeze([]);
   #firstConnect: Promise<void> | undefined;
@@ -81,9 +83,11 @@ export class ZkMetaStore implements MetaStore {
         void this.#onSessionReady(client, epoch, !wasConnected).finally(() => onFirstSync?.());
       } else if (state === zookeeper.State.DISCONNECTED) {
         this.#connected = false;
+        this.#disconnectedAt = Date.now();
         this.#log.warn({ state: name }, 'zookeeper disconnected; the session survives until its timeout');
       } else if (state === zookeeper.State.EXPIRED) {
         this.#connected = false;
+        this.#disconnectedAt = 0;
         this.#log.warn({ state: name }, 'zookeeper session expired; reconnecting with a new session');
         client.close();
         this.#nodeData.clear();
@@ -217,8 +221,14 @@ export class ZkMetaStore implements MetaStore {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Connected, or disconnected for less than the session timeout: the session (and so this server's
+   * registration and the cached server list) is still valid while the client fails over to another
+   * ZooKeeper node, so a brief disconnect must not take the component out of service.
+   */
   isReady(): boolean {
-    return this.#connected;
+    if (this.#connected) return true;
+    return this.#disconnectedAt > 0 && Date.now() - this.#disconnectedAt < this.#opts.sessionTimeoutMs;
   }
 
   async close(): Promise<void> {

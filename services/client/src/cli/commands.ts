@@ -1,0 +1,138 @@
+/**
+ * What a typed line means. Pure: parseLine(line) → Action, no I/O. Keeps CIM's console habits
+ * (reference §8.2, §8.3) and fixes its bugs (§12 item 14): bad arguments give a `usage` action instead
+ * of killing the input loop, `:delay` takes a multi-word message, a line starting with an emoji alias
+ * (`:smile: hi`) is a message, not a command, and `userId;;text` keeps text after a second `;;`.
+ */
+import { has as isEmojiAlias } from 'node-emoji';
+
+export type SendAction =
+  | { readonly kind: 'group'; readonly text: string }
+  | { readonly kind: 'private'; readonly to: number; readonly text: string }
+  | { readonly kind: 'privateByName'; readonly userName: string; readonly text: string };
+
+export type Action =
+  | SendAction
+  | { readonly kind: 'empty' }
+  | { readonly kind: 'quit' }
+  | { readonly kind: 'online' }
+  | { readonly kind: 'help'; readonly unknown?: string }
+  | { readonly kind: 'search'; readonly keyword: string }
+  | { readonly kind: 'prefix'; readonly prefix: string }
+  | { readonly kind: 'info' }
+  | { readonly kind: 'emoji'; readonly page: number }
+  | { readonly kind: 'delay'; readonly seconds: number; readonly message: SendAction }
+  | { readonly kind: 'aiOn' }
+  | { readonly kind: 'aiOff' }
+  | { readonly kind: 'usage'; readonly message: string };
+
+export interface CommandSpec {
+  readonly key: string;
+  readonly usage: string;
+  readonly description: string;
+}
+
+/** CIM's command names (SystemCommandEnum), in the order `:all` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  { key: ':q!', usage: ':q!', description: 'quit: log out and exit' },
+  { key: ':olu', usage: ':olu', description: 'list online users' },
+  { key: ':all', usage: ':all', description: 'list all commands' },
+  { key: ':q', usage: ':q KEYWORD', description: 'search your chat history for KEYWORD (highlighted)' },
+  { key: ':pu', usage: ':pu PREFIX', description: 'online users whose name starts with PREFIX' },
+  { key: ':info', usage: ':info', description: 'show client info' },
+  { key: ':emoji', usage: ':emoji [PAGE]', description: 'list emoji with their :alias: (type the alias in a message)' },
+  { key: ':delay', usage: ':delay SECONDS MESSAGE…', description: 'send MESSAGE (any message line) after SECONDS' },
+  { key: ':ai', usage: ':ai', description: 'AI mode on: local joke replies, nothing is sent' },
+  { key: ':qai', usage: ':qai', description: 'AI mode off' },
+];
+
+/** Message forms, listed by `:all` after the commands. */
+export const MESSAGE_FORMS: readonly CommandSpec[] = [
+  { key: 'TEXT', usage: 'TEXT', description: 'group message to everyone online' },
+  { key: ';;', usage: 'USERID;;TEXT', description: 'private message to a user id' },
+  { key: '@', usage: '@NAME TEXT', description: 'private message to an online user by name' },
+];
+
+export const MAX_DELAY_SECONDS = 86_400;
+
+const usageOf = (key: string): string => `usage: ${[...COMMANDS, ...MESSAGE_FORMS].find((c) => c.key === key)!.usage}`;
+
+export function parseLine(raw: string): Action {
+  const line = raw.trim();
+  if (line === '') return { kind: 'empty' };
+  if (line.startsWith(':') && !startsWithEmojiAlias(line)) return parseCommand(line);
+  return parseMessage(line);
+}
+
+function startsWithEmojiAlias(line: string): boolean {
+  const first = /^:([A-Za-z0-9_+-]+):(?=\s|$)/.exec(line);
+  return first !== null && isEmojiAlias(first[1]!);
+}
+
+function parseCommand(line: string): Action {
+  const space = line.search(/\s/);
+  const key = space === -1 ? line : line.slice(0, space);
+  const rest = space === -1 ? '' : line.slice(space).trim();
+  const args = rest === '' ? [] : rest.split(/\s+/);
+  switch (key) {
+    case ':q!':
+      return { kind: 'quit' };
+    case ':olu':
+      return { kind: 'online' };
+    case ':all':
+      return { kind: 'help' };
+    case ':info':
+      return { kind: 'info' };
+    case ':ai':
+      return { kind: 'aiOn' };
+    case ':qai':
+      return { kind: 'aiOff' };
+    case ':q':
+      return rest === '' ? { kind: 'usage', message: usageOf(':q') } : { kind: 'search', keyword: rest };
+    case ':pu':
+      return args.length !== 1 ? { kind: 'usage', message: usageOf(':pu') } : { kind: 'prefix', prefix: args[0]! };
+    case ':emoji': {
+      if (args.length === 0) return { kind: 'emoji', page: 1 };
+      if (args.length > 1 || !/^\d+$/.test(args[0]!) || Number(args[0]) < 1) {
+        return { kind: 'usage', message: `${usageOf(':emoji')} (PAGE is a number from 1)` };
+      }
+      return { kind: 'emoji', page: Number(args[0]) };
+    }
+    case ':delay': {
+      const match = /^(\d+(?:\.\d+)?)\s+(\S.*)$/.exec(rest);
+      const seconds = match ? Number(match[1]) : NaN;
+      if (!match || seconds <= 0 || seconds > MAX_DELAY_SECONDS) {
+        return { kind: 'usage', message: `${usageOf(':delay')} (0 < SECONDS <= ${MAX_DELAY_SECONDS})` };
+      }
+      const message = parseLine(match[2]!);
+      if (message.kind === 'usage') return message;
+      if (message.kind !== 'group' && message.kind !== 'private' && message.kind !== 'privateByName') {
+        return { kind: 'usage', message: `${usageOf(':delay')} (only messages can be delayed, not commands)` };
+      }
+      return { kind: 'delay', seconds, message };
+    }
+    default:
+      return { kind: 'help', unknown: key };
+  }
+}
+
+function parseMessage(line: string): Action {
+  const sep = line.indexOf(';;');
+  if (sep !== -1) {
+    const head = line.slice(0, sep).trim();
+    const text = line.slice(sep + 2).trim();
+    if (/^\d+$/.test(head)) {
+      const to = Number(head);
+      if (!Number.isSafeInteger(to) || to <= 0 || text === '') return { kind: 'usage', message: `${usageOf(';;')} (USERID is a positive number, TEXT is not empty)` };
+      return { kind: 'private', to, text };
+    }
+    // One token before ";;" looks like a mistyped id; a sentence containing ";;" is a group message.
+    if (!/\s/.test(head)) return { kind: 'usage', message: `${usageOf(';;')} (USERID is a number; to write to a name use @NAME TEXT)` };
+  }
+  if (line.startsWith('@') && !line.startsWith('@ ')) {
+    const match = /^@(\S+)\s+(\S.*)$/.exec(line);
+    if (!match) return { kind: 'usage', message: usageOf('@') };
+    return { kind: 'privateByName', userName: match[1]!, text: match[2]! };
+  }
+  return { kind: 'group', text: line };
+}

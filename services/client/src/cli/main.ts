@@ -1,0 +1,95 @@
+/**
+ * `cim chat`: the console client. Shell only: options, logger, client, history, then ChatShell.
+ * Exit codes: 0 done, 1 login failed / connection given up / a --once send failed, 2 bad options.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../../common/src/log.ts';
+import { HelpRequested, OptionsError, parseOptions, type OptionSpecs } from '../../../common/src/options.ts';
+import { CimClient } from '../sdk/client.ts';
+import { defaultHistoryDir, History } from './history.ts';
+import { ChatShell } from './shell.ts';
+
+export const CHAT_OPTIONS = {
+  route: { type: 'string', description: 'base URL of cim-route', default: 'http://127.0.0.1:8083' },
+  user: { type: 'string', description: 'your user name (registered on first use)' },
+  userId: { type: 'int', description: 'your user id, when you know it (skips the lookup by name)', optional: true, min: 1 },
+  transport: { type: 'string', description: 'connection to cim-server', choices: ['ws', 'tcp'], default: 'ws' },
+  historyDir: { type: 'string', description: 'chat history root (default: $XDG_DATA_HOME/cim/history)', optional: true },
+  once: { type: 'boolean', description: 'send the lines of stdin, then log out and exit', default: false },
+  json: { type: 'boolean', description: 'print received messages as JSON lines on stdout (other output goes to stderr)', default: false },
+  color: { type: 'string', description: 'highlighting', choices: ['auto', 'always', 'never'], default: 'auto' },
+  logLevel: { type: 'string', description: 'client log level (JSON logs on stderr; the chat itself reports reconnects)', choices: [...LOG_LEVELS], default: 'error' },
+} as const satisfies OptionSpecs;
+
+export interface ChatIo {
+  readonly stdin: Readable & { isTTY?: boolean };
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable;
+  /** Quit cleanly on SIGINT/SIGTERM (only for a real process). */
+  readonly handleSignals: boolean;
+}
+
+const processIo = (): ChatIo => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, handleSignals: true });
+
+/** @param argv the arguments after `cim chat`. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = processIo()): Promise<number> {
+  let options;
+  try {
+    ({ options } = parseOptions(CHAT_OPTIONS, argv, env, {
+      command: 'cim chat',
+      summary: 'Chat from the console: plain line = group message, USERID;;TEXT or @NAME TEXT = private, :all lists the commands.',
+    }));
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      io.stdout.write(`${err.text}\n`);
+      return 0;
+    }
+    if (err instanceof OptionsError) {
+      io.stderr.write(`cim chat: ${err.problems.join('\n  ')}\nTry "cim chat --help".\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const logger: Logger = createLogger('cim-chat', options.logLevel as LogLevel, io.stderr);
+  const color = options.color === 'always' || (options.color === 'auto' && io.stdout.isTTY === true && env['NO_COLOR'] === undefined);
+  const interactive = !options.once && io.stdin.isTTY === true && io.stdout.isTTY === true;
+  const historyRoot = options.historyDir ?? defaultHistoryDir(env);
+
+  let client: CimClient;
+  try {
+    client = new CimClient({
+      routeUrl: options.route,
+      userName: options.user,
+      ...(options.userId !== undefined ? { userId: options.userId } : {}),
+      transport: options.transport as 'ws' | 'tcp',
+      logger,
+    });
+  } catch (err) {
+    io.stderr.write(`cim chat: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const history = new History(historyRoot, options.user, (err) => io.stderr.write(`! history not written: ${err.message}\n`));
+  // Created before connecting, so it already listens when messages arrive right after the login.
+  const shell = new ChatShell({ client, history, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, interactive, color, json: options.json, once: options.once, routeUrl: options.route });
+  try {
+    await client.connect();
+  } catch (err) {
+    io.stderr.write(`cim chat: login failed: ${(err as Error).message}\n`);
+    return 1;
+  }
+
+  const onSignal = (): void => void shell.quit(0);
+  if (io.handleSignals) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  try {
+    return await shell.run();
+  } finally {
+    if (io.handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/** Turning things into console text. Pure: time and colour are parameters. */
+import { emojify, search as searchEmoji } from 'node-emoji';
+import type { ChatMessage, OnlineUser } from '../index.ts';
+import { COMMANDS, MESSAGE_FORMS } from './commands.ts';
+
+/** CIM's highlight (reference §8.7): red + underline. */
+const HIGHLIGHT_ON = '\u001b[31;4m';
+const HIGHLIGHT_OFF = '\u001b[0m';
+
+export const EMOJI_PAGE_SIZE = 10;
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+
+/** "2026-11-22 19:43:03" in local time, CIM's console format. */
+export function formatTime(date: Date): string {
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** ISO 8601 with milliseconds and the local offset: "2026-11-22T20:43:03.123+01:00". */
+export function formatIsoLocal(date: Date): string {
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? '+' : '-';
+  const abs = Math.abs(offset);
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `.${pad(date.getMilliseconds(), 3)}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`
+  );
+}
+
+/** Wraps every case-insensitive occurrence of `needle` in the highlight, or in nothing when colour is off. */
+export function highlight(text: string, needle: string, color: boolean): string {
+  if (!color || needle === '') return text;
+  const lower = text.toLowerCase();
+  const target = needle.toLowerCase();
+  let out = '';
+  let from = 0;
+  for (let at = lower.indexOf(target); at !== -1; at = lower.indexOf(target, from)) {
+    out += text.slice(from, at) + HIGHLIGHT_ON + text.slice(at, at + needle.length) + HIGHLIGHT_OFF;
+    from = at + needle.length;
+  }
+  return out + text.slice(from);
+}
+
+export function renderText(text: string): string {
+  return emojify(text);
+}
+
+export function formatIncoming(message: ChatMessage): string {
+  const sender = message.from.userName || (message.from.userId ? `#${message.from.userId}` : 'nobody');
+  const tag = message.offline ? ' (offline)' : '';
+  return `[${formatTime(new Date(message.sentAt ?? message.receivedAt))}] ${sender}${tag}: ${renderText(message.text)}`;
+}
+
+export function formatOutgoing(now: Date, peer: string, text: string): string {
+  return `[${formatTime(now)}] you -> ${peer}: ${renderText(text)}`;
+}
+
+/** One JSON line per received message (--json). */
+export function messageJson(message: ChatMessage): string {
+  return JSON.stringify({
+    type: 'message',
+    msgId: message.msgId ?? null,
+    from: message.from,
+    to: message.to,
+    text: message.text,
+    sentAt: message.sentAt ?? null,
+    receivedAt: message.receivedAt,
+    offline: message.offline,
+  });
+}
+
+export function formatHelp(): string[] {
+  const rows = [...COMMANDS, ...MESSAGE_FORMS];
+  const width = Math.max(...rows.map((r) => r.usage.length)) + 2;
+  return ['====================', ...rows.map((r) => `${r.usage.padEnd(width)}${r.description}`), '===================='];
+}
+
+export function formatOnlineUsers(users: readonly OnlineUser[], selfId: number | undefined): string[] {
+  if (users.length === 0) return ['nobody is online'];
+  return [
+    ...users.map((u) => `userId=${u.userId} userName=${u.userName}${u.userId === selfId ? ' (you)' : ''}`),
+    `${users.length} online`,
+  ];
+}
+
+export interface EmojiPage {
+  readonly lines: string[];
+  readonly pages: number;
+}
+
+/** Page `page` (from 1) of every emoji node-emoji knows, as ":alias: emoji"; no lines past the end. */
+export function emojiPage(page: number): EmojiPage {
+  const all = searchEmoji('');
+  const pages = Math.ceil(all.length / EMOJI_PAGE_SIZE);
+  if (page < 1 || page > pages) return { lines: [], pages };
+  const lines = all.slice((page - 1) * EMOJI_PAGE_SIZE, page * EMOJI_PAGE_SIZE).map((e) => `:${e.name}: ${e.emoji}`);
+  return { lines: [...lines, `page ${page}/${pages}; type an alias in a message, e.g. "hi :${all[0]?.name ?? 'smile'}:"`], pages };
+}

@@ -1,0 +1,300 @@
+/**
+ * The interactive part of `cim chat`: reads lines, runs commands, sends messages, prints what arrives.
+ * Input is handled one line at a time and in order (a send is awaited before the next line), so piped
+ * input (`--once`) goes out in the order it was written. Nothing a user types can end the loop except
+ * `:q!`, Ctrl-C/Ctrl-D on a terminal, or the end of input with --once.
+ */
+import { createInterface, clearLine, cursorTo, type Interface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import type { CimClient, ChatMessage, StateChange } from '../index.ts';
+import { isCimClientError, ClientErrorCode } from '../sdk/errors.ts';
+import { AI_FAREWELL, AI_GREETING, aiReply } from './ai.ts';
+import { parseLine, type Action, type SendAction } from './commands.ts';
+import { GROUP_PEER, type History } from './history.ts';
+import { emojiPage, formatHelp, formatIncoming, formatOnlineUsers, formatOutgoing, formatTime, highlight, messageJson } from './render.ts';
+
+export interface ShellOptions {
+  readonly client: CimClient;
+  readonly history: History;
+  readonly stdin: Readable;
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable;
+  /** Prompt and line editing (stdin and stdout are terminals). */
+  readonly interactive: boolean;
+  readonly color: boolean;
+  /** Received messages as JSON lines on stdout; everything else goes to stderr. */
+  readonly json: boolean;
+  /** Send what stdin holds and exit at its end. */
+  readonly once: boolean;
+  readonly routeUrl: string;
+}
+
+export class ChatShell {
+  readonly #o: ShellOptions;
+  readonly #client: CimClient;
+  #rl: Interface | undefined;
+  #aiMode = false;
+  #failures = 0;
+  #finished = false;
+  #resolveExit: (code: number) => void = () => {};
+  readonly #delayed = new Map<number, { timer: NodeJS.Timeout; done: () => void }>();
+  readonly #delayedDone = new Set<Promise<void>>();
+  #nextDelayId = 1;
+
+  #started = false;
+  #inputClosed = false;
+  #readyBefore = false;
+
+  /** Listens to the client at once, so messages pushed right after its login are shown. */
+  constructor(options: ShellOptions) {
+    this.#o = options;
+    this.#client = options.client;
+    this.#client.on('message', (m) => this.#onMessage(m));
+    this.#client.on('state', (s) => this.#onState(s));
+    this.#client.on('error', (err) => this.#print(`! ${err.message}`));
+  }
+
+  /** Runs until quit; resolves with the process exit code. */
+  run(): Promise<number> {
+    const exit = new Promise<number>((resolve) => (this.#resolveExit = resolve));
+    this.#started = true;
+    if (this.#client.state === 'closed') {
+      this.#resolveExit(1);
+      return exit;
+    }
+    const rl = createInterface({ input: this.#o.stdin, output: this.#o.interactive ? this.#o.stdout : undefined, terminal: this.#o.interactive });
+    this.#rl = rl;
+    rl.on('close', () => (this.#inputClosed = true));
+    if (this.#o.interactive) {
+      rl.setPrompt(`${this.#client.userName}> `);
+      rl.on('SIGINT', () => void this.quit(0));
+    }
+    if (!this.#o.once) {
+      const info = this.#client.info();
+      this.#print(`* logged in as ${info.userName} (userId ${info.userId}) via ${info.remote ?? '?'}; type :all for commands`);
+    }
+    void this.#readLoop(rl);
+    return exit;
+  }
+
+  async #readLoop(rl: Interface): Promise<void> {
+    this.#prompt();
+    try {
+      for await (const line of rl) {
+        if (this.#finished) break;
+        await this.#handleLine(line);
+        if (this.#finished) break;
+        this.#prompt();
+      }
+    } catch (err) {
+      this.#print(`! input error: ${(err as Error).message}`);
+    }
+    if (this.#finished) return;
+    if (this.#o.once) {
+      await Promise.all(this.#delayedDone);
+      await this.quit(this.#failures > 0 ? 1 : 0);
+    } else if (this.#o.interactive) {
+      await this.quit(0); // Ctrl-D
+    } else {
+      this.#print('* end of input; still receiving (send SIGTERM or SIGINT to quit)');
+    }
+  }
+
+  #prompt(): void {
+    // Prompting a closed readline throws (stdin may end while a send is still running).
+    if (this.#o.interactive && !this.#inputClosed) this.#rl?.prompt();
+  }
+
+  /** Cancels delayed messages, logs out, flushes history. */
+  async quit(code: number): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#delayed.size > 0) this.#print(`* cancelled ${this.#delayed.size} delayed message(s)`);
+    for (const { timer, done } of this.#delayed.values()) {
+      clearTimeout(timer);
+      done();
+    }
+    this.#delayed.clear();
+    this.#print('* logging out');
+    await this.#client.close();
+    await this.#o.history.flush();
+    this.#rl?.close();
+    this.#print('* bye');
+    this.#resolveExit(code);
+  }
+
+  async #handleLine(line: string): Promise<void> {
+    try {
+      await this.#run(parseLine(line));
+    } catch (err) {
+      // Whatever goes wrong, the loop goes on (CIM's loop died on the first exception).
+      this.#print(`! ${(err as Error).message}`);
+    }
+  }
+
+  async #run(action: Action): Promise<void> {
+    switch (action.kind) {
+      case 'empty':
+        return;
+      case 'quit':
+        await this.quit(0);
+        return;
+      case 'help':
+        if (action.unknown !== undefined) this.#print(`! unknown command ${action.unknown}; the commands are:`);
+        for (const line of formatHelp()) this.#print(line);
+        return;
+      case 'usage':
+        this.#print(`! ${action.message}`);
+        return;
+      case 'online': {
+        const users = await this.#client.onlineUsers();
+        for (const line of formatOnlineUsers(users, this.#client.userId)) this.#print(line);
+        return;
+      }
+      case 'prefix': {
+        const users = (await this.#client.onlineUsers()).filter((u) => u.userName.startsWith(action.prefix));
+        if (users.length === 0) this.#print(`no online user name starts with "${action.prefix}"`);
+        for (const u of users) this.#print(`${highlight(u.userName, action.prefix, this.#o.color)} (userId ${u.userId})`);
+        return;
+      }
+      case 'search': {
+        const lines = await this.#o.history.search(action.keyword);
+        if (lines.length === 0) this.#print(`no history line contains "${action.keyword}"`);
+        for (const line of lines) this.#print(highlight(line.replaceAll('\t', '  '), action.keyword, this.#o.color));
+        return;
+      }
+      case 'info': {
+        const info = this.#client.info();
+        this.#print(`userName=${info.userName} userId=${info.userId} state=${info.state} transport=${info.transport}`);
+        this.#print(`route=${this.#o.routeUrl} server=${info.remote ?? 'none'} reconnects=${info.reconnects}`);
+        this.#print(`history=${this.#o.history.dir} aiMode=${this.#aiMode ? 'on' : 'off'} delayed=${this.#delayed.size} pendingSends=${info.pendingSends}`);
+        return;
+      }
+      case 'emoji': {
+        const page = emojiPage(action.page);
+        if (page.lines.length === 0) this.#print(`! usage: :emoji [PAGE] (PAGE is 1..${page.pages})`);
+        for (const line of page.lines) this.#print(line);
+        return;
+      }
+      case 'aiOn':
+        this.#aiMode = true;
+        this.#print(highlight(AI_GREETING, AI_GREETING, this.#o.color));
+        return;
+      case 'aiOff':
+        this.#aiMode = false;
+        this.#print(AI_FAREWELL);
+        return;
+      case 'delay':
+        this.#schedule(action.seconds, action.message);
+        return;
+      case 'group':
+      case 'private':
+      case 'privateByName':
+        await this.#send(action);
+        return;
+    }
+  }
+
+  #schedule(seconds: number, message: SendAction): void {
+    const id = this.#nextDelayId++;
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    this.#delayedDone.add(finished);
+    void finished.then(() => this.#delayedDone.delete(finished));
+    const timer = setTimeout(() => {
+      this.#delayed.delete(id);
+      void this.#handleSend(message).finally(done);
+    }, seconds * 1000);
+    this.#delayed.set(id, { timer, done });
+    this.#print(`* delayed message #${id} will be sent in ${seconds} s`);
+  }
+
+  async #handleSend(message: SendAction): Promise<void> {
+    try {
+      await this.#send(message);
+    } catch (err) {
+      this.#print(`! ${(err as Error).message}`);
+    }
+  }
+
+  async #send(action: SendAction): Promise<void> {
+    if (this.#aiMode) {
+      this.#print(highlight(`AI: ${aiReply(action.text)}`, 'AI:', this.#o.color));
+      return;
+    }
+    const client = this.#client;
+    let peer: string;
+    try {
+      if (action.kind === 'group') {
+        await client.sendGroup(action.text);
+        peer = GROUP_PEER;
+      } else if (action.kind === 'private') {
+        await client.sendPrivate(action.to, action.text);
+        peer = `#${action.to}`;
+      } else {
+        const user = (await client.onlineUsers()).find((u) => u.userName === action.userName);
+        if (!user) {
+          this.#failures++;
+          this.#print(`! ${action.userName} is not online; message not sent`);
+          return;
+        }
+        await client.sendPrivate(user.userId, action.text);
+        peer = `${user.userName}(${user.userId})`;
+      }
+    } catch (err) {
+      this.#failures++;
+      if (isCimClientError(err, ClientErrorCode.RECEIVER_OFFLINE)) {
+        this.#print(`! ${action.kind === 'private' ? `user ${action.to}` : 'the receiver'} is offline; message not delivered`);
+        return;
+      }
+      throw err;
+    }
+    const now = new Date();
+    this.#o.history.append({ at: now, direction: 'out', peer, text: action.text });
+    this.#print(formatOutgoing(now, peer === GROUP_PEER ? 'all' : peer, action.text));
+  }
+
+  #onMessage(message: ChatMessage): void {
+    const peer = `${message.from.userName || 'nobody'}(${message.from.userId})`;
+    this.#o.history.append({ at: new Date(message.receivedAt), direction: 'in', peer, text: message.text });
+    if (this.#o.json) this.#write(this.#o.stdout, messageJson(message));
+    else this.#print(formatIncoming(message));
+  }
+
+  #onState(change: StateChange): void {
+    if (this.#finished) return;
+    if (change.to === 'ready' && !this.#readyBefore) {
+      this.#readyBefore = true;
+      return;
+    }
+    if (!this.#started) return;
+    const at = formatTime(new Date());
+    if (change.to === 'reconnecting') {
+      this.#print(`* [${at}] connection lost (${change.reason ?? 'unknown'}); reconnecting in ${((change.delayMs ?? 0) / 1000).toFixed(1)} s (attempt ${change.attempt ?? 1})`);
+    } else if (change.to === 'ready') {
+      this.#print(`* [${at}] reconnected via ${this.#client.info().remote ?? '?'}`);
+    } else if (change.to === 'closed') {
+      this.#print(`! connection closed: ${change.reason ?? ''}`);
+      void this.quit(1);
+    }
+  }
+
+  /** Human output: stdout, or stderr in --json mode, so stdout stays pure JSON lines. */
+  #print(line: string): void {
+    this.#write(this.#o.json ? this.#o.stderr : this.#o.stdout, line);
+  }
+
+  /** Writes a line without breaking the prompt: clear the input line, print, redraw prompt + typed text. */
+  #write(stream: Writable, line: string): void {
+    const rl = this.#rl;
+    if (this.#o.interactive && rl && stream === this.#o.stdout && !this.#finished && !this.#inputClosed) {
+      clearLine(this.#o.stdout, 0);
+      cursorTo(this.#o.stdout, 0);
+      stream.write(`${line}\n`);
+      rl.prompt(true);
+      return;
+    }
+    stream.write(`${line}\n`);
+  }
+}
+

@@ -1,0 +1,62 @@
+/**
+ * Every error the SDK hands to a caller is a CimClientError with a stable `code`. `retryable` tells
+ * whether trying the same thing again later can succeed; `serverCode` carries the route's or the
+ * server's status string (reference §3.1: "5000", "7000", "9100", …) when one was received.
+ */
+
+export const ClientErrorCode = {
+  /** The client was closed with close(); nothing more will be sent. */
+  CLOSED: 'CIM_ERR_CLIENT_CLOSED',
+  /** The route could not be reached, answered with a non-200 status or with something that is not the JSON envelope. */
+  ROUTE_UNAVAILABLE: 'CIM_ERR_CLIENT_ROUTE_UNAVAILABLE',
+  /** The route answered with a business error code (see serverCode). */
+  ROUTE_REJECTED: 'CIM_ERR_CLIENT_ROUTE_REJECTED',
+  /** The chosen cim-server could not be connected to, or dropped the connection during login. */
+  CONNECT_FAILED: 'CIM_ERR_CLIENT_CONNECT_FAILED',
+  /** The cim-server refused the LOGIN_REQUEST (see serverCode and the message). */
+  LOGIN_REJECTED: 'CIM_ERR_CLIENT_LOGIN_REJECTED',
+  /** No answer in time (route call, login response, message ack). */
+  TIMEOUT: 'CIM_ERR_CLIENT_TIMEOUT',
+  /** A private message's receiver is not online (server code 7000). */
+  RECEIVER_OFFLINE: 'CIM_ERR_CLIENT_RECEIVER_OFFLINE',
+  /** The server refused a message as invalid (server code 3000), or an argument was invalid. */
+  INVALID_ARGUMENT: 'CIM_ERR_CLIENT_INVALID_ARGUMENT',
+  /** No online user has this name (sendPrivate by name). */
+  USER_NOT_FOUND: 'CIM_ERR_CLIENT_USER_NOT_FOUND',
+  /** Too many messages wait for a connection; raise `maxQueuedSends` or wait for the `ready` state. */
+  QUEUE_FULL: 'CIM_ERR_CLIENT_QUEUE_FULL',
+  /** Reconnecting was given up because `retryStrategy` returned null. */
+  RECONNECT_GAVE_UP: 'CIM_ERR_CLIENT_RECONNECT_GAVE_UP',
+  /** A `message` listener threw; the error is the cause. */
+  LISTENER: 'CIM_ERR_CLIENT_LISTENER',
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+const RETRYABLE: ReadonlySet<ClientErrorCode> = new Set<ClientErrorCode>([
+  ClientErrorCode.ROUTE_UNAVAILABLE,
+  ClientErrorCode.CONNECT_FAILED,
+  ClientErrorCode.TIMEOUT,
+  ClientErrorCode.QUEUE_FULL,
+]);
+
+/** Route codes that go away by themselves (duplicate login until the old session expires, no server yet). */
+const RETRYABLE_ROUTE_CODES: ReadonlySet<string> = new Set(['5000', '7100']);
+
+export class CimClientError extends Error {
+  readonly code: ClientErrorCode;
+  readonly serverCode: string | undefined;
+  readonly retryable: boolean;
+
+  constructor(code: ClientErrorCode, message: string, options: { serverCode?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CimClientError';
+    this.code = code;
+    this.serverCode = options.serverCode;
+    this.retryable =
+      RETRYABLE.has(code) || (code === ClientErrorCode.ROUTE_REJECTED && RETRYABLE_ROUTE_CODES.has(options.serverCode ?? ''));
+  }
+}
+
+export function isCimClientError(err: unknown, code?: ClientErrorCode): err is CimClientError {
+  return err instanceof CimClientError && (code === undefined || err.code === code);
+}

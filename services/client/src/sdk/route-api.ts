@@ -1,0 +1,177 @@
+/**
+ * Typed calls to the route's HTTP API (reference §3). Every answer is CIM's envelope
+ * `{code, message, reqNo, dataBody}` with HTTP 200 also for business errors; anything but code "9000"
+ * becomes a CimClientError ROUTE_REJECTED carrying the code. Stateless: one instance per client.
+ */
+import { ClientErrorCode, CimClientError } from './errors.ts';
+
+export const ROUTE_SUCCESS = '9000';
+
+export interface RegisteredAccount {
+  readonly userId: number;
+  readonly userName: string;
+}
+
+/** The server chosen by the route for a protocol-2 login. */
+export interface ServerAssignment {
+  readonly ip: string;
+  readonly cimServerPort: number;
+  readonly httpPort: number;
+  /** Path of the WebSocket endpoint on httpPort, e.g. "/ws". */
+  readonly wsPath: string;
+}
+
+export interface LoginGrant extends ServerAssignment {
+  /** Route-issued token: sent in LOGIN_REQUEST and to /offLine. May be empty when the cluster has no auth. */
+  readonly token: string;
+}
+
+export interface OnlineUser {
+  readonly userId: number;
+  readonly userName: string;
+}
+
+export interface RouteApiOptions {
+  /** Base URL of cim-route, e.g. http://127.0.0.1:8083 (a trailing slash is fine). */
+  readonly routeUrl: string;
+  /** Bound of one HTTP call, connect to last byte. */
+  readonly timeoutMs: number;
+  /** Injected for tests; the global fetch otherwise. */
+  readonly fetch?: typeof fetch;
+}
+
+interface Envelope {
+  code: string;
+  message: string;
+  dataBody: unknown;
+}
+
+export class RouteApi {
+  readonly #base: string;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: RouteApiOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.routeUrl);
+    } catch (err) {
+      throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `routeUrl "${options.routeUrl}" is not a URL`, { cause: err });
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `routeUrl "${options.routeUrl}" must be http:// or https://`);
+    }
+    this.#base = url.href.replace(/\/+$/, '');
+    this.#timeoutMs = options.timeoutMs;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  get baseUrl(): string {
+    return this.#base;
+  }
+
+  /** Idempotent by name: an existing account's id is returned. */
+  async registerAccount(userName: string, signal?: AbortSignal): Promise<RegisteredAccount> {
+    const body = await this.#call('POST', 'registerAccount', { userName }, signal);
+    const data = asObject(body.dataBody, 'registerAccount');
+    return { userId: asUserId(data['userId'], 'registerAccount.userId'), userName: asString(data['userName'], 'registerAccount.userName') };
+  }
+
+  /** Logs in with protocol 2, which returns the WebSocket path and a token besides CIM's server address. */
+  async login(userId: number, userName: string, signal?: AbortSignal): Promise<LoginGrant> {
+    const body = await this.#call('POST', 'login', { userId, userName, protocol: 2 }, signal);
+    const data = asObject(body.dataBody, 'login');
+    return {
+      ip: asString(data['ip'], 'login.ip'),
+      cimServerPort: asPort(data['cimServerPort'], 'login.cimServerPort'),
+      httpPort: asPort(data['httpPort'], 'login.httpPort'),
+      wsPath: typeof data['wsPath'] === 'string' && data['wsPath'] !== '' ? data['wsPath'] : '/ws',
+      token: typeof data['token'] === 'string' ? data['token'] : '',
+    };
+  }
+
+  /** Clears the user's route and online mark. CIM always answers 9000, also for unknown users. */
+  async offLine(userId: number, token: string | undefined, signal?: AbortSignal): Promise<void> {
+    const payload: Record<string, unknown> = { userId, msg: 'offLine' };
+    if (token) payload['token'] = token;
+    await this.#call('POST', 'offLine', payload, signal);
+  }
+
+  /** Everyone online; CIM's `dataBody: null` for nobody becomes []. */
+  async onlineUsers(signal?: AbortSignal): Promise<OnlineUser[]> {
+    const body = await this.#call('GET', 'onlineUser', undefined, signal);
+    if (body.dataBody === null || body.dataBody === undefined) return [];
+    if (!Array.isArray(body.dataBody)) throw malformed('onlineUser', 'dataBody is not an array');
+    return body.dataBody.map((entry: unknown, i) => {
+      const user = asObject(entry, `onlineUser[${i}]`);
+      return { userId: asUserId(user['userId'], `onlineUser[${i}].userId`), userName: asString(user['userName'], `onlineUser[${i}].userName`) };
+    });
+  }
+
+  async #call(method: 'GET' | 'POST', path: string, payload: unknown, signal?: AbortSignal): Promise<Envelope> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const url = `${this.#base}/${path}`;
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.#fetch(url, {
+        method,
+        headers: payload === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+        body: payload === undefined ? null : JSON.stringify(payload),
+        signal: combined,
+      });
+      text = await response.text();
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new CimClientError(ClientErrorCode.CLOSED, 'the client was closed');
+      if (timeout.aborted) {
+        throw new CimClientError(ClientErrorCode.TIMEOUT, `route ${method} ${url} did not answer within ${this.#timeoutMs} ms`, { cause: err });
+      }
+      throw new CimClientError(ClientErrorCode.ROUTE_UNAVAILABLE, `route ${method} ${url} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (response.status !== 200) {
+      throw new CimClientError(ClientErrorCode.ROUTE_UNAVAILABLE, `route ${method} ${url} answered HTTP ${response.status}: ${text.slice(0, 200)}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new CimClientError(ClientErrorCode.ROUTE_UNAVAILABLE, `route ${method} ${url} answered with invalid JSON`, { cause: err });
+    }
+    const envelope = asObject(parsed, path);
+    const code = envelope['code'];
+    if (typeof code !== 'string' && typeof code !== 'number') throw malformed(path, 'the envelope has no code');
+    const result: Envelope = { code: String(code), message: typeof envelope['message'] === 'string' ? envelope['message'] : '', dataBody: envelope['dataBody'] };
+    if (result.code !== ROUTE_SUCCESS) {
+      throw new CimClientError(ClientErrorCode.ROUTE_REJECTED, `route /${path} refused (${result.code}): ${result.message}`, { serverCode: result.code });
+    }
+    return result;
+  }
+}
+
+function malformed(where: string, what: string): CimClientError {
+  return new CimClientError(ClientErrorCode.ROUTE_UNAVAILABLE, `route answer of ${where} is malformed: ${what}`);
+}
+
+function asObject(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed(where, 'expected an object');
+  return value as Record<string, unknown>;
+}
+
+function asString(value: unknown, where: string): string {
+  if (typeof value !== 'string') throw malformed(where, 'expected a string');
+  return value;
+}
+
+/** userIds are CIM's millisecond timestamps: JSON numbers, sometimes strings; both must be safe integers. */
+function asUserId(value: unknown, where: string): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw malformed(where, 'expected a positive integer user id');
+  return n;
+}
+
+function asPort(value: unknown, where: string): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw malformed(where, 'expected a port number');
+  return n;
+}

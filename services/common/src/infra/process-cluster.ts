@@ -1,0 +1,148 @@
+/**
+ * A cluster of real `cim` processes on this machine: a private redis-server, N cim-servers and one
+ * cim-route, on a given ZooKeeper under a unique root. Everything binds to 127.0.0.1 on ports the OS
+ * picks; components report them in their first log line. Used by the integration tests and `cim bench`.
+ */
+import { randomBytes } from 'node:crypto';
+import { startProcess, type ManagedProcess } from './child.ts';
+import { startRedisServer, type RedisInstance } from './redis-server.ts';
+import { waitUntil } from './ports.ts';
+
+const START_TIMEOUT_MS = 30_000;
+
+export interface ProcessHandle {
+  readonly process: ManagedProcess;
+  /** Sends the signal (default SIGKILL) and waits for the process to end. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface ServerProcess extends ProcessHandle {
+  /** host:tcpPort:httpPort, as registered in ZooKeeper */
+  readonly address: string;
+  readonly tcpPort: number;
+  readonly httpPort: number;
+}
+
+export interface RouteProcess extends ProcessHandle {
+  readonly url: string;
+}
+
+export interface ProcessClusterOptions {
+  /** how to run `cim`: [executable, ...leading args], e.g. [process.execPath, '/path/to/main.ts'] */
+  readonly cim: readonly string[];
+  readonly zkConnect: string;
+  readonly servers?: number;
+  readonly heartbeatTimeoutSec?: number;
+  readonly loginTimeoutSec?: number;
+  readonly authSecret?: string;
+  readonly strategy?: string;
+  /** ms; short so that a killed server leaves the selection quickly */
+  readonly zkSessionTimeoutMs?: number;
+  readonly presenceTtlSec?: number;
+  readonly logLevel?: string;
+}
+
+export interface ProcessCluster {
+  readonly routeUrl: string;
+  readonly redisUrl: string;
+  readonly zkConnect: string;
+  readonly zkRoot: string;
+  readonly servers: ServerProcess[];
+  readonly route: RouteProcess;
+  readonly redis: RedisInstance;
+  addServer(): Promise<ServerProcess>;
+  /** Resolves once the route sees exactly `count` live servers. */
+  waitForServers(count: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Runs `cim <args>` and resolves with the first JSON log line whose msg is `readyMsg`. */
+function spawnCim(cim: readonly string[], name: string, args: string[], readyMsg: string): Promise<{ process: ManagedProcess; line: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const proc = startProcess(name, cim[0]!, [...cim.slice(1), ...args], {
+      onLine: (line) => {
+        if (settled || !line.startsWith('{')) return;
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          if (parsed['msg'] === readyMsg) {
+            settled = true;
+            resolve({ process: proc, line: parsed });
+          }
+        } catch {
+          // not a log line
+        }
+      },
+    });
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      void proc.stop('SIGKILL');
+      reject(new Error(`${name} did not log "${readyMsg}" within ${START_TIMEOUT_MS} ms:\n${proc.output()}`));
+    }, START_TIMEOUT_MS);
+    void proc.exited.then((code) => {
+      clearTimeout(timer);
+      if (!settled) {
+        settled = true;
+        reject(new Error(`${name} exited (${code}) before it was ready:\n${proc.output()}`));
+      }
+    });
+  });
+}
+
+export async function startProcessCluster(o: ProcessClusterOptions): Promise<ProcessCluster> {
+  const zkRoot = `/cim-${randomBytes(6).toString('hex')}`;
+  const redis = await startRedisServer();
+  const servers: ServerProcess[] = [];
+  let route: RouteProcess | undefined;
+  const common = ['--zk-connect', o.zkConnect, '--zk-root', zkRoot, '--zk-session-timeout', String(o.zkSessionTimeoutMs ?? 2000), '--redis-url', redis.url, '--log-level', o.logLevel ?? 'info'];
+  if (o.authSecret) common.push('--auth-secret', o.authSecret);
+
+  let serial = 0;
+  const addServer = async (): Promise<ServerProcess> => {
+    const args = [
+      'server', ...common, '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--tcp-port', '0', '--http-port', '0',
+      '--heartbeat-timeout', String(o.heartbeatTimeoutSec ?? 30), '--login-timeout', String(o.loginTimeoutSec ?? 5),
+      '--presence-ttl', String(o.presenceTtlSec ?? 30), '--shutdown-timeout', '3',
+    ];
+    const { process: proc, line } = await spawnCim(o.cim, `cim-server-${++serial}`, args, 'cim-server started');
+    const handle: ServerProcess = {
+      address: String(line['server']),
+      tcpPort: Number(line['tcpPort']),
+      httpPort: Number(line['httpPort']),
+      process: proc,
+      kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000),
+    };
+    servers.push(handle);
+    return handle;
+  };
+
+  const stop = async () => {
+    await Promise.all([route?.kill('SIGKILL'), ...servers.map((s) => s.kill('SIGKILL'))]);
+    await redis.stop();
+  };
+
+  try {
+    for (let i = 0; i < (o.servers ?? 2); i++) await addServer();
+    const routeArgs = ['route', ...common, '--host', '127.0.0.1', '--port', '0', '--strategy', o.strategy ?? 'round-robin'];
+    const { process: proc, line } = await spawnCim(o.cim, 'cim-route', routeArgs, 'cim-route started');
+    route = { url: `http://127.0.0.1:${Number(line['port'])}`, process: proc, kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000) };
+    const routeUrl = route.url;
+    const waitForServers = async (count: number) => {
+      await waitUntil(
+        `the route to see ${count} live servers`,
+        async () => {
+          const metrics = await fetch(`${routeUrl}/metrics`).then((r) => r.text());
+          const live = /^cim_route_live_servers(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1];
+          return Number(live) === count ? true : undefined;
+        },
+        START_TIMEOUT_MS,
+      );
+    };
+    await waitForServers(servers.length);
+    return { routeUrl, redisUrl: redis.url, zkConnect: o.zkConnect, zkRoot, servers, route, redis, addServer, waitForServers, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
