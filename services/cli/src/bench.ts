@@ -31,6 +31,12 @@ function percentiles(values: number[]): { p50: number; p99: number; p999: number
 }
 const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(v < 10 ? 2 : 1)} ms` : 'n/a');
 
+/** CPU seconds used so far by this process (the load generator). */
+const selfCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 /** CPU seconds used so far by the given processes (Linux /proc). */
 function cpuSeconds(pids: readonly number[]): number {
   let ticks = 0;
@@ -66,6 +72,7 @@ interface Report {
 async function benchLogins(routeUrl: string, o: BenchOptions, tag: string, report: Report, pids: number[]): Promise<BenchUser[]> {
   const latencies: number[] = [];
   const cpu0 = cpuSeconds(pids);
+  const gen0 = selfCpuSeconds();
   const t0 = now();
   const users = await inBatches(o.users, o.concurrency, async (i) => {
     const started = now();
@@ -76,7 +83,7 @@ async function benchLogins(routeUrl: string, o: BenchOptions, tag: string, repor
   const elapsed = (now() - t0) / 1000;
   const p = percentiles(latencies);
   report.lines.push(
-    `| logins (register + /login + WebSocket + LOGIN_REQUEST), ${o.concurrency} in flight | ${o.users} users in ${elapsed.toFixed(2)} s = **${(o.users / elapsed).toFixed(0)}/s** | p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, max ${ms(p.max)} | ${((cpuSeconds(pids) - cpu0) / elapsed).toFixed(2)} |`,
+    `| logins (register + /login + WebSocket + LOGIN_REQUEST), ${o.concurrency} in flight | ${o.users} users in ${elapsed.toFixed(2)} s = **${(o.users / elapsed).toFixed(0)}/s** | p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, max ${ms(p.max)} | ${((cpuSeconds(pids) - cpu0) / elapsed).toFixed(2)} | ${((selfCpuSeconds() - gen0) / elapsed).toFixed(2)} |`,
   );
   return users;
 }
@@ -102,6 +109,7 @@ async function benchPrivate(users: BenchUser[], o: BenchOptions, report: Report,
   let sent = 0;
   const total = Math.round(o.rate * o.duration);
   const cpu0 = cpuSeconds(pids);
+  const gen0 = selfCpuSeconds();
   const t0 = now();
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
@@ -121,9 +129,10 @@ async function benchPrivate(users: BenchUser[], o: BenchOptions, report: Report,
   const deadline = now() + 10_000;
   while ((received < sent || acked < sent) && now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const cpu = (cpuSeconds(pids) - cpu0) / ((now() - t0) / 1000);
+  const gen = (selfCpuSeconds() - gen0) / ((now() - t0) / 1000);
   const p = percentiles(latencies);
   report.lines.push(
-    `| private messages, cross-server, in-band with ack, ${pairs * 2} senders, target ${o.rate}/s for ${o.duration} s | sent ${sent} (${(sent / sendSeconds).toFixed(0)}/s), received ${received}, acked ${acked}, **lost ${sent - received}** | p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, p99.9 ${ms(p.p999)}, max ${ms(p.max)} | ${cpu.toFixed(2)} |`,
+    `| private messages, cross-server, in-band with ack, ${pairs * 2} senders, target ${o.rate}/s for ${o.duration} s | sent ${sent} (${(sent / sendSeconds).toFixed(0)}/s), received ${received}, acked ${acked}, **lost ${sent - received}** | p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, p99.9 ${ms(p.p999)}, max ${ms(p.max)} | ${cpu.toFixed(2)} | ${gen.toFixed(2)} |`,
   );
 }
 
@@ -145,6 +154,7 @@ async function benchGroup(users: BenchUser[], o: BenchOptions, report: Report, p
   }
   const total = Math.round(o.groupRate * o.duration);
   const cpu0 = cpuSeconds(pids);
+  const gen0 = selfCpuSeconds();
   const t0 = now();
   for (let seq = 0; seq < total; seq++) {
     const due = t0 + (seq * 1000) / o.groupRate;
@@ -157,9 +167,10 @@ async function benchGroup(users: BenchUser[], o: BenchOptions, report: Report, p
   while (delivered() < total * members && now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const seconds = (now() - t0) / 1000;
   const cpu = (cpuSeconds(pids) - cpu0) / seconds;
+  const gen = (selfCpuSeconds() - gen0) / seconds;
   const p = percentiles([...lastLatency.values()]);
   report.lines.push(
-    `| group messages to ${members} online members, ${o.groupRate}/s for ${o.duration} s | ${delivered()} of ${total * members} deliveries (${(delivered() / seconds).toFixed(0)}/s), **lost ${total * members - delivered()}** | time to last member: p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, max ${ms(p.max)} | ${cpu.toFixed(2)} |`,
+    `| group messages to ${members} online members, ${o.groupRate}/s for ${o.duration} s | ${delivered()} of ${total * members} deliveries (${(delivered() / seconds).toFixed(0)}/s), **lost ${total * members - delivered()}** | time to last member: p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, max ${ms(p.max)} | ${cpu.toFixed(2)} | ${gen.toFixed(2)} |`,
   );
 }
 
@@ -180,7 +191,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       routeUrl = cluster.routeUrl;
       pids = [cluster.route.process.pid, ...cluster.servers.map((s) => s.process.pid), cluster.redis.process.pid];
     }
-    const report: Report = { lines: ['| scenario | result | latency | cluster CPU (cores) |', '|---|---|---|---|'] };
+    const report: Report = { lines: ['| scenario | result | latency | cluster CPU (cores) | generator CPU (cores) |', '|---|---|---|---|---|'] };
     const tag = Date.now().toString(36);
     console.error(`connecting ${o.users} users…`);
     users.push(...(await benchLogins(routeUrl, o, tag, report, pids)));

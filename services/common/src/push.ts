@@ -1,8 +1,9 @@
 /**
  * Route -> server pushes: the request a server's `POST /push` takes, and the HTTP transport that
- * sends it. Node's fetch keeps connections alive per origin, so pushes reuse connections.
+ * sends them in batches over keep-alive connections.
  */
 import { createHash } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
 import { parseServerAddress } from './server-address.ts';
 
 export type PushCommand = 'MESSAGE' | 'OFFLINE';
@@ -47,6 +48,8 @@ export const pushRequestSchema = {
 export interface PushTransport {
   /** @throws when the server cannot be reached or answers with an error */
   push(server: string, request: PushRequest): Promise<PushResult>;
+  /** Releases connections. */
+  close?(): void;
 }
 
 export class PushError extends Error {
@@ -58,9 +61,33 @@ export class PushError extends Error {
   }
 }
 
+/** JSON schema of a batch of pushes (what HttpPushTransport sends). */
+export const pushBatchSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['pushes'],
+  properties: { pushes: { type: 'array', minItems: 1, maxItems: 1000, items: pushRequestSchema } },
+} as const;
+
+export const MAX_PUSHES_PER_BATCH = 500;
+
+interface PendingPush {
+  readonly request: PushRequest;
+  resolve(result: PushResult): void;
+  reject(err: Error): void;
+}
+
+/**
+ * Pushes over HTTP/1.1 keep-alive (node:http, cheaper per call than fetch). Pushes to one server
+ * issued in the same event-loop turn, or while the previous batch is on the wire, travel together
+ * in one `POST /push/batch`: no added latency when idle, far fewer requests under load.
+ */
 export class HttpPushTransport implements PushTransport {
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string>;
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 16, scheduling: 'lifo' });
+  readonly #pending = new Map<string, PendingPush[]>();
+  readonly #inFlight = new Map<string, number>();
 
   constructor(options: { timeoutMs?: number; authSecret?: string | undefined } = {}) {
     this.#timeoutMs = options.timeoutMs ?? 5000;
@@ -68,25 +95,76 @@ export class HttpPushTransport implements PushTransport {
     if (options.authSecret) this.#headers['x-cim-push-auth'] = pushAuthHeader(options.authSecret);
   }
 
-  async push(server: string, request: PushRequest): Promise<PushResult> {
+  push(server: string, request: PushRequest): Promise<PushResult> {
+    return new Promise((resolve, reject) => {
+      let queue = this.#pending.get(server);
+      if (!queue) {
+        queue = [];
+        this.#pending.set(server, queue);
+        // Flush after the current turn, unless a batch to this server is already on the wire: then
+        // the queue is flushed when it returns, carrying everything that arrived meanwhile.
+        if ((this.#inFlight.get(server) ?? 0) === 0) setImmediate(() => this.#flush(server));
+      }
+      queue.push({ request, resolve, reject });
+    });
+  }
+
+  #flush(server: string): void {
+    const queue = this.#pending.get(server);
+    if (!queue || queue.length === 0) return;
+    this.#pending.delete(server);
+    for (let i = 0; i < queue.length; i += MAX_PUSHES_PER_BATCH) this.#send(server, queue.slice(i, i + MAX_PUSHES_PER_BATCH));
+  }
+
+  #send(server: string, batch: PendingPush[]): void {
+    const fail = (message: string, cause?: unknown) => {
+      const err = new PushError(server, `push to ${server} failed: ${message}`, cause === undefined ? undefined : { cause });
+      for (const p of batch) p.reject(err);
+    };
     const addr = parseServerAddress(server);
-    if (!addr) throw new PushError(server, `invalid server address ${JSON.stringify(server)}`);
-    let res: Response;
-    try {
-      res = await fetch(`http://${addr.host}:${addr.httpPort}/push`, {
-        method: 'POST',
-        headers: this.#headers,
-        body: JSON.stringify(request),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-    } catch (err) {
-      throw new PushError(server, `push to ${server} failed: ${(err as Error).message}`, { cause: err });
-    }
-    const body = (await res.json().catch(() => undefined)) as { code?: string; dataBody?: PushResult } | undefined;
-    if (!res.ok || body?.code !== '9000' || !body.dataBody) {
-      throw new PushError(server, `push to ${server} answered HTTP ${res.status} ${JSON.stringify(body)}`);
-    }
-    return body.dataBody;
+    if (!addr) return fail(`invalid server address ${JSON.stringify(server)}`);
+    this.#inFlight.set(server, (this.#inFlight.get(server) ?? 0) + 1);
+    let finished = false;
+    /** Runs once per request, whichever of response, error or timeout comes first. */
+    const finish = (outcome: () => void) => {
+      if (finished) return;
+      finished = true;
+      const left = (this.#inFlight.get(server) ?? 1) - 1;
+      if (left > 0) this.#inFlight.set(server, left);
+      else this.#inFlight.delete(server);
+      outcome();
+      if (left === 0) this.#flush(server);
+    };
+    const body = JSON.stringify({ pushes: batch.map((p) => p.request) });
+    const req = httpRequest(
+      { host: addr.host, port: addr.httpPort, path: '/push/batch', method: 'POST', agent: this.#agent, headers: { ...this.#headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => finish(() => fail(err.message, err)));
+        res.on('end', () => finish(() => {
+          let parsed: { code?: string; dataBody?: { results?: PushResult[] } } | undefined;
+          try {
+            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof parsed;
+          } catch {
+            parsed = undefined;
+          }
+          const results = parsed?.dataBody?.results;
+          if (res.statusCode !== 200 || parsed?.code !== '9000' || !results || results.length !== batch.length) {
+            return fail(`HTTP ${res.statusCode} ${JSON.stringify(parsed)}`);
+          }
+          batch.forEach((p, i) => p.resolve(results[i]!));
+        }));
+      },
+    );
+    req.setTimeout(this.#timeoutMs, () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
+    req.on('error', (err) => finish(() => fail(err.message, err)));
+    req.end(body);
+  }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.#agent.destroy();
   }
 }
 

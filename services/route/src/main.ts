@@ -75,6 +75,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     async stop() {
       offWatch();
       await app.close();
+      push.close?.();
     },
   };
 }

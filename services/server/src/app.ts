@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createHttpApp, registerOpsRoutes, type ReadinessCheck } from '../../common/src/http.ts';
 import type { Logger } from '../../common/src/log.ts';
-import { pushAuthHeader, pushRequestSchema, type PushRequest } from '../../common/src/push.ts';
+import { pushAuthHeader, pushBatchSchema, pushRequestSchema, type PushRequest } from '../../common/src/push.ts';
 import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
 import type { ServerNode } from './node.ts';
 
@@ -81,6 +81,16 @@ export function buildServerApp(deps: ServerAppDeps): FastifyInstance {
       preHandler: checkAuth,
     },
     async (req) => envelope(Status.SUCCESS, deps.node.handlePush(req.body)),
+  );
+
+  const resultSchema = { type: 'object', additionalProperties: false, properties: { delivered: { type: 'integer' }, offline: { type: 'array', items: { type: 'integer' } } } };
+  app.post<{ Body: { pushes: PushRequest[] } }>(
+    '/push/batch',
+    {
+      schema: { body: pushBatchSchema, response: { 200: envelopeSchema({ type: 'object', additionalProperties: false, properties: { results: { type: 'array', items: resultSchema } } }) } },
+      preHandler: checkAuth,
+    },
+    async (req) => envelope(Status.SUCCESS, { results: req.body.pushes.map((p) => deps.node.handlePush(p)) }),
   );
 
   return app;

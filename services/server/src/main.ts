@@ -153,6 +153,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
         clearInterval(sweepTimer);
         clearInterval(presenceTimer);
         await app.close();
+        httpPush.close?.();
         deps.log.info({ server: selfId }, 'cim-server stopped');
       })();
       return stopping;

@@ -3,7 +3,7 @@
  * pushes from routes, heartbeat eviction and presence refresh. Transports and HTTP stay thin.
  */
 import { verifyToken } from '../../common/src/auth.ts';
-import { Command, COMMAND_NAMES, decodeMessage, encodeMessage, encodeTcpFrame, PONG_BODY, Prop, type CimFrame } from '../../common/src/codec.ts';
+import { Command, COMMAND_NAMES, decodeMessage, PONG_BODY, Prop, type CimFrame } from '../../common/src/codec.ts';
 import { encodeLengthPrefixed } from '../../common/src/framing.ts';
 import type { Clock } from '../../common/src/clock.ts';
 import type { Logger } from '../../common/src/log.ts';
@@ -204,7 +204,7 @@ export class ServerNode {
         properties: { ...request.properties, [Prop.receiveUserId]: String(userId) },
         ...(batch ? { batchReqMsg: [...batch] } : { reqMsg: request.msg ?? '' }),
       };
-      if (!session.writeRaw(encodeTcpFrame(frame), encodeMessage(frame))) return false;
+      if (!session.write(frame)) return false;
       this.#checkBackpressure(session);
       this.#o.metrics.messagesOut.inc({ cmd: cmdName });
       return true;
