@@ -158,6 +158,16 @@ describe('server node', () => {
     expect(await store.getRoute(a.userId)).toBeUndefined();
   });
 
+  it('delivers stored offline messages right after a login, as OFFLINE frames', async () => {
+    const { userId } = await store.registerAccount('late');
+    await store.saveOffline(userId, { msg: 'kept for you', properties: { sendUserId: '9', sendUserName: 'x' }, createdAt: 1 }, 60_000, 10);
+    const transport = new FakeTransport();
+    node.handleFrame(node.open(transport), encodeMessage({ requestId: userId, reqMsg: 'late', properties: { protocol: '2' } }));
+    await expect.poll(() => transport.frames.map((f) => f.cmd)).toEqual([Command.LOGIN_RESPONSE, Command.OFFLINE]);
+    expect(transport.frames[1]).toMatchObject({ batchReqMsg: ['kept for you'], properties: { sendUserId: '9', receiveUserId: String(userId) } });
+    expect(await store.takeOffline(userId, 10)).toEqual([]);
+  });
+
   it('on drain sends GOAWAY to extension clients and closes everyone', async () => {
     const a = await connect('a');
     const legacy = await connect('legacy', {});

@@ -161,6 +161,9 @@ export class ServerNode {
     this.#o.metrics.logins.inc({ result: 'ok' });
     this.#o.log.debug({ userId, transport: session.transport.kind, protocol: session.protocol || '1' }, 'client logged in');
     session.write({ cmd: Command.LOGIN_RESPONSE, requestId: userId, properties: { [Prop.code]: Status.SUCCESS.code } });
+    // Messages stored while the user was offline arrive at every login, not only when a client asks
+    // (CIM fetched them once, 5 s after the client started, and never after a reconnect).
+    this.#o.router.deliverOffline(userId).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'offline delivery failed'));
   }
 
   async #handleMessage(session: Session, frame: CimFrame): Promise<void> {
