@@ -28,7 +28,7 @@ describe('Helm chart', () => {
     expect(docs.map((d) => `${d.kind}/${d.metadata?.name}`).sort()).toEqual([
       'ClusterRole/cim-operator',
       'ClusterRoleBinding/cim-operator',
-      'CustomResourceDefinition/cimclusters.cim.example.com',
+      'CustomResourceDefinition/cimclusters.cim.dev',
       'Deployment/cim-operator',
       'Role/cim-operator-leader-election',
       'RoleBinding/cim-operator-leader-election',

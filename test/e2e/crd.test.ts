@@ -1,7 +1,7 @@
 /** The CRD as the real API server enforces it: schema defaults, CEL rules, /scale, printer columns. */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/api/types.ts';
-import { clientsFor, createCluster, createNamespace, getCluster, patchClusterSpec, rejection, type Clients } from './harness/kube.ts';
+import { clientsFor, deleteTestNamespace, createCluster, createNamespace, getCluster, patchClusterSpec, rejection, type Clients } from './harness/kube.ts';
 import { kubectl } from './harness/tools.ts';
 
 const NS = 'e2e-crd';
@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await admin?.core.deleteNamespace({ name: NS }).catch(() => {});
+  if (admin) await deleteTestNamespace(admin, NS);
 });
 
 describe('CimCluster CRD', () => {
@@ -65,6 +65,6 @@ describe('CimCluster CRD', () => {
     const header = r.stdout.split('\n')[0]?.split(/\s+/);
     expect(header).toEqual(['NAME', 'PHASE', 'SERVERS', 'DESIRED', 'ROUTES', 'READY', 'AGE']);
     const short = await kubectl(inject('binDir'), inject('adminKubeconfig'), ['get', 'cim', '-n', NS, '-o', 'name']);
-    expect(short.stdout).toContain('cimcluster.cim.example.com/defaults');
+    expect(short.stdout).toContain('cimcluster.cim.dev/defaults');
   });
 });

@@ -5,7 +5,7 @@
  * If the tools cannot be built or the control plane cannot start, setup throws and every e2e test fails.
  */
 import type { TestProject } from 'vitest/node';
-import type { KubernetesObject, V1CustomResourceDefinition } from '@kubernetes/client-node';
+import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { ensureK8sTools, startControlPlane, FAKE_NODES, OPERATOR_NAMESPACE, type ControlPlane } from './harness/control-plane.ts';
 import { applyAs, clientsFor, parseYamlDocs } from './harness/kube.ts';
 import { waitFor } from './harness/processes.ts';
@@ -26,17 +26,15 @@ let cp: ControlPlane | undefined;
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
   const binDir = ensureK8sTools();
-  cp = await startControlPlane(binDir);
-  try {
-    const admin = clientsFor(cp.adminKubeconfig);
-
+  const installChart = async (adminKubeconfig: string) => {
+    const admin = clientsFor(adminKubeconfig);
     const rendered = await helm(binDir, ['template', RELEASE, CHART_DIR, '--namespace', OPERATOR_NAMESPACE, '--include-crds']);
     if (rendered.code !== 0) throw new Error(`helm template failed: ${rendered.stderr}`);
     const docs = parseYamlDocs(rendered.stdout);
+    const crds = docs.filter((d) => d.kind === 'CustomResourceDefinition');
     await admin.core.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } });
-    for (const doc of docs.filter((d) => d.kind === 'CustomResourceDefinition')) await applyAs(admin, doc);
+    for (const doc of crds) await applyAs(admin, doc);
     await waitFor('CRD established', async () => {
-      const crds = docs.filter((d) => d.kind === 'CustomResourceDefinition');
       for (const crd of crds) {
         const live = (await admin.objects.read({ apiVersion: crd.apiVersion ?? '', kind: crd.kind ?? '', metadata: { name: crd.metadata?.name ?? '' } })) as V1CustomResourceDefinition;
         if (!live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return false;
@@ -47,7 +45,10 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
       const dryRun = doc.kind === 'Deployment' || doc.kind === 'Service';
       await applyAs(admin, { ...doc, metadata: { ...doc.metadata, namespace: doc.metadata?.namespace ?? OPERATOR_NAMESPACE } }, dryRun);
     }
-
+  };
+  cp = await startControlPlane(binDir, installChart);
+  try {
+    const admin = clientsFor(cp.adminKubeconfig);
     for (const name of FAKE_NODES) {
       await admin.core.createNode({
         body: {

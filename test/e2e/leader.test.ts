@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OPERATOR_NAMESPACE } from './harness/control-plane.ts';
-import { clientsFor, condition, createCluster, createNamespace, getCluster, patchClusterSpec, type Clients } from './harness/kube.ts';
+import { clientsFor, deleteTestNamespace, condition, createCluster, createNamespace, getCluster, patchClusterSpec, type Clients } from './harness/kube.ts';
 import { startOperator, type OperatorProcess } from './harness/operator-process.ts';
 import { RELEASE } from './harness/tools.ts';
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const op of operators) await op.kill();
-  await admin?.core.deleteNamespace({ name: NS }).catch(() => {});
+  if (admin) await deleteTestNamespace(admin, NS);
 });
 
 describe('leader election', () => {

@@ -47,6 +47,24 @@ export async function createNamespace(c: Clients, name: string): Promise<void> {
   await c.core.createNamespace({ body: { metadata: { name } } });
 }
 
+/**
+ * Removes a test file's namespace. Its CimClusters are deleted first and awaited (they have no finalizers, so this is
+ * quick), so the next file's operator never reconciles leftovers; the namespace itself then terminates in the
+ * background (the namespace controller waits out pod grace periods, which would cost seconds per file).
+ */
+export async function deleteTestNamespace(c: Clients, name: string, timeoutMs = 60_000): Promise<void> {
+  const list = () => c.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: name });
+  await c.custom.deleteCollectionNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: name });
+  const deadline = Date.now() + timeoutMs;
+  while (((await list()) as { items: unknown[] }).items.length > 0) {
+    if (Date.now() > deadline) throw new Error(`CimClusters in ${name} still present after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await c.core.deleteNamespace({ name }).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
+  });
+}
+
 export function clusterManifest(namespace: string, name: string, spec: CimClusterSpecInput | Record<string, unknown>) {
   return { apiVersion: `${GROUP}/${VERSION}`, kind: 'CimCluster', metadata: { name, namespace }, spec };
 }

@@ -39,10 +39,10 @@ export async function startOperator(opts: {
       `--identity=${opts.identity}`,
       `--lease-namespace=${OPERATOR_NAMESPACE}`,
       `--lease-name=${RELEASE}`,
-      // Short leases keep failover tests quick; the cadence keeps client-go's ratios (15/10/2).
-      '--lease-duration=3',
-      '--renew-deadline=2',
-      '--retry-period=0.4',
+      // Short leases keep failover tests quick (takeover after a SIGKILL within ~5 s).
+      '--lease-duration=5',
+      '--renew-deadline=4',
+      '--retry-period=0.5',
       '--resync-period=30',
       '--log-level=debug',
       ...(opts.extraArgs ?? []),
@@ -75,6 +75,9 @@ export async function startOperator(opts: {
       return (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok;
     },
     { timeoutMs: 30_000, describe: () => proc.tail() },
-  );
+  ).catch(async (err: unknown) => {
+    await proc.kill();
+    throw err;
+  });
   return { ...proc, identity: opts.identity, httpPort, metrics, logLines };
 }

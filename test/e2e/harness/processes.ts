@@ -34,6 +34,10 @@ export function startProcess(
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Last resort when the test process exits without its teardown (a crash, ^C): never leave a process behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   child.stdout?.pipe(out, { end: false });
   child.stderr?.pipe(out, { end: false });
   let code: number | null | undefined;

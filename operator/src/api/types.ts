@@ -1,0 +1,163 @@
+/**
+ * TypeScript mirror of crds/cimcluster.yaml. The CRD's OpenAPI schema is the contract; these types describe an
+ * object *after* the API server applied the schema defaults, which is how the operator always receives it.
+ * `withDefaults` fills the same defaults for objects that did not come from the API server (unit tests, docs).
+ */
+import type { V1ObjectMeta, V1ResourceRequirements } from '@kubernetes/client-node';
+
+export const GROUP = 'cim.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'CimCluster';
+export const PLURAL = 'cimclusters';
+
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+}
+
+export interface StorageSpec {
+  size: string;
+  storageClassName?: string;
+  ephemeral: boolean;
+}
+
+export interface RedisSpec {
+  image: string;
+  storage: StorageSpec;
+  passwordSecretRef?: SecretKeyRef;
+  external?: { url: string };
+  resources?: V1ResourceRequirements;
+}
+
+export interface ZookeeperSpec {
+  image: string;
+  replicas: 1 | 3;
+  storage: StorageSpec;
+  external?: { connectString: string };
+  root: string;
+  resources?: V1ResourceRequirements;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface ServerSpec {
+  image: string;
+  replicas: number;
+  tcpPort: number;
+  httpPort: number;
+  heartbeatTimeoutSeconds: number;
+  shutdownTimeoutSeconds: number;
+  logLevel: LogLevel;
+  resources?: V1ResourceRequirements;
+}
+
+export type RouteStrategy = 'round-robin' | 'random' | 'least-connections' | 'consistent-hash';
+
+export interface RouteSpec {
+  image: string;
+  replicas: number;
+  port: number;
+  strategy: RouteStrategy;
+  service: { type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' };
+  logLevel: LogLevel;
+  resources?: V1ResourceRequirements;
+}
+
+export interface AuthSpec {
+  enabled: boolean;
+  secretRef?: SecretKeyRef;
+}
+
+export interface CimClusterSpec {
+  paused: boolean;
+  redis: RedisSpec;
+  zookeeper: ZookeeperSpec;
+  server: ServerSpec;
+  route: RouteSpec;
+  auth: AuthSpec;
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+/** metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export type Phase = 'Pending' | 'Provisioning' | 'Running' | 'Degraded' | 'Paused';
+
+export interface CimClusterStatus {
+  observedGeneration?: number;
+  phase?: Phase;
+  conditions?: Condition[];
+  redis?: { ready: boolean; endpoint: string };
+  zookeeper?: { replicas: number; readyReplicas: number; connectString: string };
+  server?: { replicas: number; readyReplicas: number; selector: string };
+  route?: { replicas: number; readyReplicas: number; endpoint: string };
+}
+
+export interface CimCluster {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: V1ObjectMeta & { name: string; namespace: string };
+  spec: CimClusterSpec;
+  status?: CimClusterStatus;
+}
+
+/** A spec as a user may write it: every field optional, nested. */
+export type CimClusterSpecInput = {
+  [K in keyof CimClusterSpec]?: CimClusterSpec[K] extends object ? Partial<CimClusterSpec[K]> : CimClusterSpec[K];
+};
+
+const storageDefaults = (s: Partial<StorageSpec> | undefined): StorageSpec => ({ size: '1Gi', ephemeral: false, ...s });
+const keyRef = (r: Partial<SecretKeyRef> | undefined, key: string): SecretKeyRef | undefined =>
+  r?.name ? { name: r.name, key: r.key ?? key } : undefined;
+
+/** The CRD's schema defaults, applied to a user-written spec (the API server does the same). */
+export function withDefaults(spec: CimClusterSpecInput = {}): CimClusterSpec {
+  const { redis = {}, zookeeper = {}, server = {}, route = {}, auth = {} } = spec;
+  const redisPassword = keyRef(redis.passwordSecretRef, 'password');
+  const authSecret = keyRef(auth.secretRef, 'auth-secret');
+  return {
+    paused: spec.paused ?? false,
+    redis: {
+      ...redis,
+      image: redis.image ?? 'redis:7.4',
+      storage: storageDefaults(redis.storage),
+      ...(redisPassword ? { passwordSecretRef: redisPassword } : {}),
+    },
+    zookeeper: {
+      ...zookeeper,
+      image: zookeeper.image ?? 'zookeeper:3.9',
+      replicas: zookeeper.replicas ?? 1,
+      storage: storageDefaults(zookeeper.storage),
+      root: zookeeper.root ?? '/cim',
+    },
+    server: {
+      ...server,
+      image: server.image ?? 'cim-server:0.1.0',
+      replicas: server.replicas ?? 2,
+      tcpPort: server.tcpPort ?? 11211,
+      httpPort: server.httpPort ?? 8081,
+      heartbeatTimeoutSeconds: server.heartbeatTimeoutSeconds ?? 30,
+      shutdownTimeoutSeconds: server.shutdownTimeoutSeconds ?? 10,
+      logLevel: server.logLevel ?? 'info',
+    },
+    route: {
+      ...route,
+      image: route.image ?? 'cim-route:0.1.0',
+      replicas: route.replicas ?? 1,
+      port: route.port ?? 8083,
+      strategy: route.strategy ?? 'round-robin',
+      service: { type: route.service?.type ?? 'ClusterIP' },
+      logLevel: route.logLevel ?? 'info',
+    },
+    auth: { enabled: auth.enabled ?? true, ...(authSecret ? { secretRef: authSecret } : {}) },
+  };
+}

@@ -1,0 +1,79 @@
+import type { V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { CimCluster } from '../api/types.ts';
+import {
+  ANNOTATION_CONFIG_HASH,
+  childNames,
+  hashOf,
+  labels,
+  objectMeta,
+  preferSpread,
+  prometheusAnnotations,
+  restrictedContainer,
+  selectorLabels,
+  cimProbes,
+} from './common.ts';
+import { configData, secretEnv } from './config.ts';
+import { CIM_UID } from './server.ts';
+
+export function routeEndpoint(cr: CimCluster): string {
+  return `http://${childNames(cr).route}.${cr.metadata.namespace}.svc:${cr.spec.route.port}`;
+}
+
+/** cim-route is stateless: a Deployment behind a Service of the requested type. */
+export function buildRouteDeployment(cr: CimCluster): V1Deployment {
+  const r = cr.spec.route;
+  const names = childNames(cr);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: objectMeta(cr, names.route, 'cim-route'),
+    spec: {
+      replicas: r.replicas,
+      selector: { matchLabels: selectorLabels(cr, 'cim-route') },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: {
+          labels: labels(cr, 'cim-route'),
+          annotations: { ...prometheusAnnotations(r.port), [ANNOTATION_CONFIG_HASH]: hashOf(configData(cr)) },
+        },
+        spec: {
+          affinity: preferSpread(cr, 'cim-route'),
+          securityContext: { runAsNonRoot: true, runAsUser: CIM_UID, runAsGroup: CIM_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'cim-route',
+              image: r.image,
+              args: ['route'],
+              envFrom: [{ configMapRef: { name: names.config } }],
+              env: [
+                { name: 'CIM_HOST', value: '0.0.0.0' },
+                { name: 'CIM_PORT', value: String(r.port) },
+                { name: 'CIM_STRATEGY', value: r.strategy },
+                { name: 'CIM_LOG_LEVEL', value: r.logLevel },
+                ...secretEnv(cr),
+              ],
+              ports: [{ name: 'http', containerPort: r.port, protocol: 'TCP' }],
+              ...cimProbes(),
+              securityContext: restrictedContainer(true),
+              ...(r.resources ? { resources: r.resources } : {}),
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function buildRouteService(cr: CimCluster): V1Service {
+  const r = cr.spec.route;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(cr, childNames(cr).route, 'cim-route'),
+    spec: {
+      type: r.service.type,
+      selector: selectorLabels(cr, 'cim-route'),
+      ports: [{ name: 'http', port: r.port, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import type { V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { CimCluster } from '../api/types.ts';
+import {
+  ANNOTATION_CONFIG_HASH,
+  childNames,
+  hashOf,
+  labels,
+  objectMeta,
+  preferSpread,
+  prometheusAnnotations,
+  restrictedContainer,
+  selectorLabels,
+  cimProbes,
+} from './common.ts';
+import { configData, secretEnv } from './config.ts';
+
+/** Seconds the pod sleeps in preStop so Services/route stop selecting it before SIGTERM arrives. */
+export const SERVER_PRESTOP_SECONDS = 3;
+export const CIM_UID = 1000;
+
+/**
+ * cim-server: a StatefulSet (stable names, ordered one-at-a-time scale-down) behind a headless Service.
+ * The pod IP is advertised in ZooKeeper; on SIGTERM the server deregisters, tells clients to reconnect and drains
+ * within shutdownTimeoutSeconds, so the grace period leaves room for the preStop pause and the drain.
+ */
+export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
+  const s = cr.spec.server;
+  const names = childNames(cr);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: objectMeta(cr, names.server, 'cim-server'),
+    spec: {
+      replicas: s.replicas,
+      serviceName: names.serverHeadless,
+      podManagementPolicy: 'OrderedReady',
+      selector: { matchLabels: selectorLabels(cr, 'cim-server') },
+      updateStrategy: { type: 'RollingUpdate' },
+      template: {
+        metadata: {
+          labels: labels(cr, 'cim-server'),
+          annotations: { ...prometheusAnnotations(s.httpPort), [ANNOTATION_CONFIG_HASH]: hashOf(configData(cr)) },
+        },
+        spec: {
+          affinity: preferSpread(cr, 'cim-server'),
+          terminationGracePeriodSeconds: s.shutdownTimeoutSeconds + SERVER_PRESTOP_SECONDS + 15,
+          securityContext: { runAsNonRoot: true, runAsUser: CIM_UID, runAsGroup: CIM_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'cim-server',
+              image: s.image,
+              args: ['server'],
+              envFrom: [{ configMapRef: { name: names.config } }],
+              env: [
+                { name: 'CIM_HOST', value: '0.0.0.0' },
+                { name: 'CIM_TCP_PORT', value: String(s.tcpPort) },
+                { name: 'CIM_HTTP_PORT', value: String(s.httpPort) },
+                { name: 'CIM_ADVERTISE_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                { name: 'CIM_HEARTBEAT_TIMEOUT', value: String(s.heartbeatTimeoutSeconds) },
+                { name: 'CIM_SHUTDOWN_TIMEOUT', value: String(s.shutdownTimeoutSeconds) },
+                { name: 'CIM_LOG_LEVEL', value: s.logLevel },
+                ...secretEnv(cr),
+              ],
+              ports: [
+                { name: 'im', containerPort: s.tcpPort, protocol: 'TCP' },
+                { name: 'http', containerPort: s.httpPort, protocol: 'TCP' },
+              ],
+              ...cimProbes(),
+              lifecycle: { preStop: { sleep: { seconds: SERVER_PRESTOP_SECONDS } } },
+              securityContext: restrictedContainer(true),
+              ...(s.resources ? { resources: s.resources } : {}),
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function buildServerHeadlessService(cr: CimCluster): V1Service {
+  const s = cr.spec.server;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(cr, childNames(cr).serverHeadless, 'cim-server'),
+    spec: {
+      clusterIP: 'None',
+      selector: selectorLabels(cr, 'cim-server'),
+      ports: [
+        { name: 'im', port: s.tcpPort, targetPort: 'im', protocol: 'TCP' },
+        { name: 'http', port: s.httpPort, targetPort: 'http', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/** Voluntary disruptions (drains) take one server at a time, like scale-down does. */
+export function buildServerPdb(cr: CimCluster): V1PodDisruptionBudget {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: objectMeta(cr, childNames(cr).server, 'cim-server'),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cr, 'cim-server') } },
+  };
+}

@@ -1,0 +1,140 @@
+import type { V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { CimCluster } from '../api/types.ts';
+import { childNames, labels, objectMeta, preferSpread, restrictedContainer, selectorLabels } from './common.ts';
+import { dataVolume } from './storage.ts';
+
+export const ZK_CLIENT_PORT = 2181;
+export const ZK_QUORUM_PORT = 2888;
+export const ZK_ELECTION_PORT = 3888;
+
+/** Stable DNS name of ensemble member `ordinal` (through the headless Service). */
+export function zookeeperMemberHost(cr: CimCluster, ordinal: number): string {
+  const names = childNames(cr);
+  return `${names.zookeeper}-${ordinal}.${names.zookeeperHeadless}.${cr.metadata.namespace}.svc`;
+}
+
+/** The connect string cim-server and cim-route use: every member, so the client fails over by itself. */
+export function zookeeperConnectString(cr: CimCluster): string {
+  const zk = cr.spec.zookeeper;
+  if (zk.external) return zk.external.connectString;
+  return Array.from({ length: zk.replicas }, (_, i) => `${zookeeperMemberHost(cr, i)}:${ZK_CLIENT_PORT}`).join(',');
+}
+
+/** ZOO_SERVERS for the official image: server.<myid>=<host>:2888:3888;2181, myid = ordinal + 1. */
+export function zookeeperServers(cr: CimCluster): string {
+  return Array.from(
+    { length: cr.spec.zookeeper.replicas },
+    (_, i) => `server.${i + 1}=${zookeeperMemberHost(cr, i)}:${ZK_QUORUM_PORT}:${ZK_ELECTION_PORT};${ZK_CLIENT_PORT}`,
+  ).join(' ');
+}
+
+/**
+ * ZooKeeper ensemble of 1 or 3 (immutable: the member list is static, see the CRD's CEL rule).
+ * The image writes myid from ZOO_MY_ID only; the command derives it from the pod's ordinal.
+ */
+export function buildZookeeperStatefulSet(cr: CimCluster): V1StatefulSet | undefined {
+  const zk = cr.spec.zookeeper;
+  if (zk.external) return undefined;
+  const names = childNames(cr);
+  const storage = dataVolume(zk.storage, 'data');
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: objectMeta(cr, names.zookeeper, 'zookeeper'),
+    spec: {
+      replicas: zk.replicas,
+      serviceName: names.zookeeperHeadless,
+      // Quorum needs every member anyway; ordered start would only slow the first boot.
+      podManagementPolicy: 'Parallel',
+      selector: { matchLabels: selectorLabels(cr, 'zookeeper') },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+      template: {
+        metadata: { labels: labels(cr, 'zookeeper') },
+        spec: {
+          affinity: preferSpread(cr, 'zookeeper'),
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'zookeeper',
+              image: zk.image,
+              command: [
+                'bash',
+                '-c',
+                'export ZOO_MY_ID=$(( ${HOSTNAME##*-} + 1 )); exec /docker-entrypoint.sh zkServer.sh start-foreground',
+              ],
+              env: [
+                { name: 'ZOO_SERVERS', value: zookeeperServers(cr) },
+                { name: 'ZOO_STANDALONE_ENABLED', value: zk.replicas === 1 ? 'true' : 'false' },
+                // A member must not bind its own DNS name, which resolves only once its pod is published.
+                { name: 'ZOO_CFG_EXTRA', value: 'quorumListenOnAllIPs=true' },
+                { name: 'ZOO_4LW_COMMANDS_WHITELIST', value: 'ruok,srvr,mntr' },
+                { name: 'ZOO_ADMINSERVER_ENABLED', value: 'false' },
+                { name: 'ZOO_DATA_DIR', value: '/data/data' },
+                { name: 'ZOO_DATA_LOG_DIR', value: '/data/datalog' },
+                { name: 'ZOO_AUTOPURGE_PURGEINTERVAL', value: '24' },
+                { name: 'ZOO_AUTOPURGE_SNAPRETAINCOUNT', value: '3' },
+              ],
+              ports: [
+                { name: 'client', containerPort: ZK_CLIENT_PORT, protocol: 'TCP' },
+                { name: 'quorum', containerPort: ZK_QUORUM_PORT, protocol: 'TCP' },
+                { name: 'election', containerPort: ZK_ELECTION_PORT, protocol: 'TCP' },
+              ],
+              readinessProbe: { tcpSocket: { port: 'client' }, periodSeconds: 5, failureThreshold: 3 },
+              livenessProbe: { tcpSocket: { port: 'client' }, initialDelaySeconds: 15, periodSeconds: 10 },
+              volumeMounts: [{ name: 'data', mountPath: '/data' }],
+              securityContext: restrictedContainer(false),
+              ...(zk.resources ? { resources: zk.resources } : {}),
+            },
+          ],
+          volumes: storage.volumes,
+        },
+      },
+      volumeClaimTemplates: storage.claims(labels(cr, 'zookeeper')),
+    },
+  };
+}
+
+/** Headless Service giving members stable names; published before Ready so peers can find each other. */
+export function buildZookeeperHeadlessService(cr: CimCluster): V1Service | undefined {
+  if (cr.spec.zookeeper.external) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(cr, childNames(cr).zookeeperHeadless, 'zookeeper'),
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: selectorLabels(cr, 'zookeeper'),
+      ports: [
+        { name: 'client', port: ZK_CLIENT_PORT, targetPort: 'client', protocol: 'TCP' },
+        { name: 'quorum', port: ZK_QUORUM_PORT, targetPort: 'quorum', protocol: 'TCP' },
+        { name: 'election', port: ZK_ELECTION_PORT, targetPort: 'election', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+export function buildZookeeperClientService(cr: CimCluster): V1Service | undefined {
+  if (cr.spec.zookeeper.external) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(cr, childNames(cr).zookeeper, 'zookeeper'),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(cr, 'zookeeper'),
+      ports: [{ name: 'client', port: ZK_CLIENT_PORT, targetPort: 'client', protocol: 'TCP' }],
+    },
+  };
+}
+
+/** With 3 members one may be down voluntarily; with 1 a PDB would only block node drains. */
+export function buildZookeeperPdb(cr: CimCluster): V1PodDisruptionBudget | undefined {
+  if (cr.spec.zookeeper.external || cr.spec.zookeeper.replicas < 3) return undefined;
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: objectMeta(cr, childNames(cr).zookeeper, 'zookeeper'),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cr, 'zookeeper') } },
+  };
+}
