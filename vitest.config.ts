@@ -6,6 +6,7 @@ const isCI = process.env['CI'] === 'true';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         test: {
