@@ -24,13 +24,13 @@ deps: node_modules/.installed ## install npm dependencies (Node 24 is provided w
 system-deps: ## install redis-server and ZooKeeper from Debian when absent
 	scripts/ensure-system-deps.sh
 
-build: deps ## typecheck and compile TypeScript to dist/
-	tsc -p tsconfig.json
+build: deps ## compile the production code to dist/ (what the images run)
+	tsc -p tsconfig.build.json
 
-typecheck: deps
+typecheck: deps ## typecheck everything, tests included
 	tsc -p tsconfig.json --noEmit
 
-test: system-deps k8s-tools build ## run the whole suite: unit, integration (real Redis + ZooKeeper), operator e2e (real kube-apiserver)
+test: system-deps k8s-tools typecheck build ## run the whole suite: unit, integration (real Redis + ZooKeeper), operator e2e (real kube-apiserver)
 	vitest run
 
 test-unit: deps ## unit tests only (no external services)
