@@ -25,6 +25,7 @@ system-deps: ## install redis-server and ZooKeeper from Debian when absent
 	scripts/ensure-system-deps.sh
 
 build: deps ## compile the production code to dist/ (what the images run)
+	rm -rf dist
 	tsc -p tsconfig.build.json
 
 typecheck: deps ## typecheck everything, tests included
