@@ -56,6 +56,17 @@ describe('HttpPushTransport', () => {
     expect(target.requests.map((r) => r.pushes.map((p) => p.msg))).toEqual([['first'], ['a', 'b']]);
   });
 
+  it('reuses one keep-alive connection for consecutive batches', async () => {
+    const target = await fakeServer(ok);
+    let connections = 0;
+    server!.on('connection', () => connections++);
+    const t = new HttpPushTransport();
+    transports.push(t);
+    for (let i = 0; i < 5; i++) await t.push(target.id, { msg: `n${i}`, properties: {} });
+    expect(target.requests).toHaveLength(5);
+    expect(connections).toBe(1);
+  });
+
   it('rejects every push of a batch the server refuses, naming the server', async () => {
     const target = await fakeServer(() => ({ status: 403, body: { code: '9300' } }));
     const t = new HttpPushTransport();
