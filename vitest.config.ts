@@ -11,6 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          expect: { poll: { timeout: 5_000 } },
           include: ['services/**/*.test.ts', 'operator/**/*.test.ts'],
           testTimeout: 10_000,
         },
@@ -18,6 +19,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          // Watches, evictions and pushes usually land in milliseconds; the bound is for loaded CI machines.
+          expect: { poll: { timeout: 10_000, interval: 50 } },
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/harness/global-setup.ts'],
           testTimeout: isCI ? 90_000 : 60_000,
