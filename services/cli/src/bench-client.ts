@@ -1,6 +1,7 @@
 /** A minimal WebSocket client for load generation: raw frames, no reconnect, no per-message allocations beyond decoding. */
 import WebSocket from 'ws';
 import { Command, decodeMessage, encodeMessage, PROTOCOL_VERSION, type CimFrame } from '../../common/src/codec.ts';
+import { RouteApi } from '../../client/src/sdk/route-api.ts';
 
 export interface BenchUser {
   readonly userId: number;
@@ -11,19 +12,11 @@ export interface BenchUser {
   onFrame: (frame: CimFrame) => void;
 }
 
-async function post<T>(url: string, body: unknown): Promise<{ code: string; message: string; dataBody: T }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return (await res.json()) as { code: string; message: string; dataBody: T };
-}
-
 /** Registers, logs in through the route and connects; resolves once the server accepted LOGIN_REQUEST. */
 export async function connectBenchUser(routeUrl: string, userName: string): Promise<BenchUser> {
-  const reg = await post<{ userId: number }>(`${routeUrl}/registerAccount`, { userName });
-  if (reg.code !== '9000') throw new Error(`register ${userName}: ${reg.code} ${reg.message}`);
-  const userId = reg.dataBody.userId;
-  const login = await post<{ ip: string; cimServerPort: number; httpPort: number; wsPath: string; token: string }>(`${routeUrl}/login`, { userId, userName, protocol: 2 });
-  if (login.code !== '9000') throw new Error(`login ${userName}: ${login.code} ${login.message}`);
-  const s = login.dataBody;
+  const route = new RouteApi({ routeUrl, timeoutMs: 30_000 });
+  const { userId } = await route.registerAccount(userName);
+  const s = await route.login(userId, userName);
   const ws = new WebSocket(`ws://${s.ip}:${s.httpPort}${s.wsPath}`, { perMessageDeflate: false });
   const user: BenchUser = { userId, userName, server: `${s.ip}:${s.cimServerPort}:${s.httpPort}`, ws, onFrame: () => undefined };
   await new Promise<void>((resolve, reject) => {

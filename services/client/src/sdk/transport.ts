@@ -52,66 +52,119 @@ export function openConnection(kind: TransportKind, endpoint: Endpoint, handlers
   return kind === 'tcp' ? openTcp(endpoint, handlers, options) : openWs(endpoint, handlers, options);
 }
 
-function openWs(endpoint: Endpoint, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
-  const url = endpointUrl('ws', endpoint);
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { handshakeTimeout: options.timeoutMs, perMessageDeflate: false, maxPayload: options.maxFrameBytes });
-    ws.binaryType = 'nodebuffer';
-    let opened = false;
-    let closed = false;
-    const finish = (reason: string): void => {
-      if (closed) return;
-      closed = true;
-      options.signal.removeEventListener('abort', onAbort);
-      if (opened) handlers.onClose(reason);
-      else reject(new CimClientError(ClientErrorCode.CONNECT_FAILED, `WebSocket ${url}: ${reason}`));
-    };
-    const onAbort = (): void => {
-      ws.terminate();
-      if (!opened && !closed) {
-        closed = true;
-        reject(options.signal.reason);
+/** What a transport gives the shared lifecycle: how to write a frame and how to drop the socket. */
+interface RawSocket {
+  /** false when the socket can no longer take bytes */
+  write(frame: Partial<CimFrame>): boolean;
+  destroy(): void;
+}
+
+/**
+ * Connect/close bookkeeping shared by both transports: exactly one outcome per connection (resolve once
+ * open, reject before that, onClose after), abort handling, and protocol errors closing the connection.
+ */
+function connectionLifecycle(
+  label: string,
+  url: string,
+  raw: RawSocket,
+  handlers: ConnectionHandlers,
+  options: ConnectOptions,
+  settle: { resolve(c: Connection): void; reject(err: unknown): void; onSettled?: () => void },
+) {
+  let opened = false;
+  let closed = false;
+  const finish = (reason: string): void => {
+    if (closed) return;
+    closed = true;
+    settle.onSettled?.();
+    options.signal.removeEventListener('abort', onAbort);
+    if (opened) handlers.onClose(reason);
+    else settle.reject(new CimClientError(ClientErrorCode.CONNECT_FAILED, `${label} ${url}: ${reason}`));
+  };
+  /** Rejects a connection that never opened (abort, timeout); a no-op once it opened or ended. */
+  const fail = (err: unknown): void => {
+    raw.destroy();
+    if (opened || closed) return;
+    closed = true;
+    settle.onSettled?.();
+    options.signal.removeEventListener('abort', onAbort);
+    settle.reject(err);
+  };
+  const onAbort = (): void => fail(options.signal.reason);
+  const connection: Connection = {
+    remote: url,
+    send: (frame) => !closed && raw.write(frame),
+    close(reason) {
+      raw.destroy();
+      finish(reason);
+    },
+  };
+  return {
+    connection,
+    get closed() {
+      return closed;
+    },
+    /** Watches the abort signal; false when it already fired (the promise is rejected). */
+    watchAbort(): boolean {
+      if (options.signal.aborted) {
+        onAbort();
+        return false;
       }
-    };
-    if (options.signal.aborted) {
-      onAbort();
-      return;
-    }
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    const connection: Connection = {
-      remote: url,
-      send(frame) {
-        if (closed || ws.readyState !== WebSocket.OPEN) return false;
-        ws.send(encodeMessage(frame));
-        return true;
-      },
-      close(reason) {
-        // terminate(), not close(): a half-open peer would never answer the closing handshake.
-        ws.terminate();
-        finish(reason);
-      },
-    };
-    ws.on('open', () => {
+      options.signal.addEventListener('abort', onAbort, { once: true });
+      return true;
+    },
+    opened(): void {
       opened = true;
-      resolve(connection);
-    });
-    ws.on('message', (data, isBinary) => {
+      settle.onSettled?.();
+      settle.resolve(connection);
+    },
+    fail,
+    finish,
+    /** Decodes one protobuf body and hands it on; undecodable bytes close the connection. */
+    deliver(bytes: Buffer): void {
       if (closed) return;
-      if (!isBinary) {
-        connection.close('protocol error: text frame');
-        return;
-      }
       let frame: CimFrame;
       try {
-        frame = decodeMessage(toBuffer(data));
+        frame = decodeMessage(bytes);
       } catch (err) {
         connection.close(`protocol error: ${(err as Error).message}`);
         return;
       }
       handlers.onFrame(frame);
+    },
+  };
+}
+
+function openWs(endpoint: Endpoint, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
+  const url = endpointUrl('ws', endpoint);
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { handshakeTimeout: options.timeoutMs, perMessageDeflate: false, maxPayload: options.maxFrameBytes });
+    ws.binaryType = 'nodebuffer';
+    const life = connectionLifecycle(
+      'WebSocket',
+      url,
+      {
+        write(frame) {
+          if (ws.readyState !== WebSocket.OPEN) return false;
+          ws.send(encodeMessage(frame));
+          return true;
+        },
+        // terminate(), not close(): a half-open peer would never answer the closing handshake.
+        destroy: () => ws.terminate(),
+      },
+      handlers,
+      options,
+      { resolve, reject },
+    );
+    if (!life.watchAbort()) return;
+    ws.on('open', () => life.opened());
+    ws.on('message', (data, isBinary) => {
+      if (life.closed) return;
+      if (!isBinary) return life.connection.close('protocol error: text frame');
+      life.deliver(toBuffer(data));
     });
-    ws.on('error', (err) => finish(err.message));
-    ws.on('close', (code, reason) => finish(`closed by server (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`));
+    ws.on('error', (err) => life.finish(err.message));
+    ws.on('close', (code, reason) => life.finish(`closed by server (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`));
   });
 }
 
@@ -126,75 +179,39 @@ function openTcp(endpoint: Endpoint, handlers: ConnectionHandlers, options: Conn
   return new Promise((resolve, reject) => {
     const socket: Socket = netConnect({ host: endpoint.ip, port: endpoint.cimServerPort, noDelay: true });
     const decoder = new FrameDecoder(options.maxFrameBytes);
-    let opened = false;
-    let closed = false;
-    const timer = setTimeout(() => {
-      socket.destroy();
-      if (!closed) {
-        closed = true;
-        reject(new CimClientError(ClientErrorCode.TIMEOUT, `TCP ${url}: not connected within ${options.timeoutMs} ms`));
-      }
-    }, options.timeoutMs);
-    const finish = (reason: string): void => {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-      if (opened) handlers.onClose(reason);
-      else reject(new CimClientError(ClientErrorCode.CONNECT_FAILED, `TCP ${url}: ${reason}`));
-    };
-    const onAbort = (): void => {
-      socket.destroy();
-      if (!opened && !closed) {
-        closed = true;
-        clearTimeout(timer);
-        reject(options.signal.reason);
-      }
-    };
-    if (options.signal.aborted) {
-      onAbort();
-      return;
-    }
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    const connection: Connection = {
-      remote: url,
-      send(frame) {
-        if (closed || socket.destroyed) return false;
-        socket.write(encodeTcpFrame(frame));
-        return true;
+    const timer = setTimeout(
+      () => life.fail(new CimClientError(ClientErrorCode.TIMEOUT, `TCP ${url}: not connected within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    const life = connectionLifecycle(
+      'TCP',
+      url,
+      {
+        write(frame) {
+          if (socket.destroyed) return false;
+          socket.write(encodeTcpFrame(frame));
+          return true;
+        },
+        destroy: () => socket.destroy(),
       },
-      close(reason) {
-        socket.destroy();
-        finish(reason);
-      },
-    };
-    socket.on('connect', () => {
-      clearTimeout(timer);
-      opened = true;
-      resolve(connection);
-    });
+      handlers,
+      options,
+      { resolve, reject, onSettled: () => clearTimeout(timer) },
+    );
+    if (!life.watchAbort()) return;
+    socket.on('connect', () => life.opened());
     socket.on('data', (chunk: Buffer) => {
-      if (closed) return;
+      if (life.closed) return;
       let frames: Buffer[];
       try {
         frames = decoder.push(chunk);
       } catch (err) {
-        connection.close(`protocol error: ${(err as Error).message}`);
+        life.connection.close(`protocol error: ${(err as Error).message}`);
         return;
       }
-      for (const bytes of frames) {
-        if (closed) return;
-        let frame: CimFrame;
-        try {
-          frame = decodeMessage(bytes);
-        } catch (err) {
-          connection.close(`protocol error: ${(err as Error).message}`);
-          return;
-        }
-        handlers.onFrame(frame);
-      }
+      for (const bytes of frames) life.deliver(bytes);
     });
-    socket.on('error', (err) => finish(err.message));
-    socket.on('close', () => finish('closed by server'));
+    socket.on('error', (err) => life.finish(err.message));
+    socket.on('close', () => life.finish('closed by server'));
   });
 }
