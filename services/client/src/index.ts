@@ -2,7 +2,7 @@
 export { CimClient, createClient } from './sdk/client.ts';
 export type { ChatMessage, ClientEvents, ClientInfo, ClientOptions, ClientState, SendOptions, SendResult, StateChange } from './sdk/client.ts';
 export { CimClientError, ClientErrorCode, isCimClientError } from './sdk/errors.ts';
-export { backoffDelayMs, DEFAULT_BACKOFF } from './sdk/backoff.ts';
-export type { BackoffPolicy } from './sdk/backoff.ts';
+export { backoffDelayMs, DEFAULT_BACKOFF } from '../../common/src/backoff.ts';
+export type { BackoffPolicy } from '../../common/src/backoff.ts';
 export type { OnlineUser, ServerAssignment } from './sdk/route-api.ts';
 export type { TransportKind } from './sdk/transport.ts';

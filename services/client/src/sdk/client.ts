@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Command, PROTOCOL_VERSION, Prop, type CimFrame } from '../../../common/src/codec.ts';
 import { silentLogger, type Logger } from '../../../common/src/log.ts';
-import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from '../../../common/src/backoff.ts';
 import { ClientErrorCode, CimClientError } from './errors.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { RouteApi, ROUTE_SUCCESS, type LoginGrant, type OnlineUser, type ServerAssignment } from './route-api.ts';
