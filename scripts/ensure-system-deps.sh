@@ -12,5 +12,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# One apt-get at a time on this machine: scripts/ensure-node-tools.sh takes the same lock.
+{ exec 9>/var/lib/cim-apt.lock && flock -w 900 9; } 2>/dev/null || true
 $SUDO apt-get update -qq >&2
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,17 +1,18 @@
 /**
  * Wiring, in controller-runtime's words: For(CimCluster), Owns(ConfigMap, Service, StatefulSet,
- * Deployment, PodDisruptionBudget). Informer events only enqueue the owning cluster's key; `workers` loops take
+ * Deployment, PodDisruptionBudget), Watches(EndpointSlice of the servers' Services, mapped by instance label).
+ * Informer events only enqueue the owning cluster's key; `workers` loops take
  * keys from the de-duplicating queue and reconcile them, at most one pass per key at a time. A periodic resync
  * enqueues every cluster so drift is repaired even if an event was lost.
  */
 import { randomBytes } from 'node:crypto';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { API_VERSION, KIND, PLURAL, GROUP, VERSION, type CimCluster } from './api/types.ts';
-import { CHILD_SELECTOR } from './builders/common.ts';
+import { CHILD_SELECTOR, LABEL_COMPONENT, LABEL_INSTANCE } from './builders/common.ts';
 import { ResilientInformer, type InformerEvent, type ResourceDef } from './informers.ts';
 import type { KubeApi } from './kube-api.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { Reconciler, type ChildKind, type ClusterView } from './reconciler.ts';
+import { Reconciler, type ChildKind, type ClusterView, type WatchedKind } from './reconciler.ts';
 import { WorkQueue } from './workqueue.ts';
 import type { Logger } from '../../services/common/src/log.ts';
 
@@ -35,7 +36,23 @@ export const CHILD_RESOURCES: Record<ChildKind, ResourceDef> = {
   },
 };
 
-export const RESOURCE_NAMES = [CLUSTER_RESOURCE.name, ...Object.values(CHILD_RESOURCES).map((r) => r.name)];
+/**
+ * EndpointSlices of the servers' Services: they name the node each server pod runs on (external NodePort access)
+ * without the operator reading Pods. The EndpointSlice controller copies the Service's labels onto its slices.
+ */
+export const ENDPOINT_SLICE_RESOURCE: ResourceDef = {
+  name: 'endpointslices',
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
+  path: '/apis/discovery.k8s.io/v1/endpointslices',
+  labelSelector: `${CHILD_SELECTOR},${LABEL_COMPONENT}=cim-server`,
+};
+
+export const RESOURCE_NAMES = [
+  CLUSTER_RESOURCE.name,
+  ...Object.values(CHILD_RESOURCES).map((r) => r.name),
+  ENDPOINT_SLICE_RESOURCE.name,
+];
 
 export interface ControllerOptions {
   kc: KubeConfig;
@@ -61,7 +78,7 @@ export class Controller {
   readonly #o: ControllerOptions;
   readonly #queue: WorkQueue;
   readonly #clusters: ResilientInformer<CimCluster & KubernetesObject>;
-  readonly #children: Map<ChildKind, ResilientInformer>;
+  readonly #children: Map<WatchedKind, ResilientInformer>;
   readonly #reconciler: Reconciler;
   #resyncTimer: NodeJS.Timeout | undefined;
   #workers: Promise<void>[] = [];
@@ -98,6 +115,19 @@ export class Controller {
         }),
       );
     }
+    // A slice is owned by its Service, not by the CimCluster: map it through the copied instance label.
+    this.#children.set(
+      'EndpointSlice',
+      new ResilientInformer(o.kc, ENDPOINT_SLICE_RESOURCE, {
+        ...common,
+        onRestart: onRestart(ENDPOINT_SLICE_RESOURCE.name),
+        onEvent: (type, obj) => {
+          m.watchEventsTotal.inc({ resource: ENDPOINT_SLICE_RESOURCE.name, event: type });
+          const instance = obj.metadata?.labels?.[LABEL_INSTANCE];
+          if (instance && obj.metadata?.namespace) this.#enqueue(`${obj.metadata.namespace}/${instance}`);
+        },
+      }),
+    );
     const view: ClusterView = {
       getCluster: (ns, name) => this.#clusters.get(ns, name),
       getChild: (kind, ns, name) => this.#children.get(kind)?.get(ns, name),

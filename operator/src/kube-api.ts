@@ -11,6 +11,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type KubernetesObject,
+  type V1Node,
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type CimCluster, type CimClusterStatus } from './api/types.ts';
 import { FIELD_MANAGER } from './builders/common.ts';
@@ -31,8 +32,10 @@ export interface KubeApi {
   exists(ref: ObjectRef): Promise<boolean>;
   /** Deletes the object; a missing object is not an error. */
   delete(ref: ObjectRef): Promise<void>;
-  /** Merge-patches `.status` through the status subresource. */
-  patchClusterStatus(cr: CimCluster, status: CimClusterStatus): Promise<void>;
+  /** Merge-patches `.status` through the status subresource (null deletes a key: see statusMergePatch). */
+  patchClusterStatus(cr: CimCluster, status: CimClusterStatus | Record<string, unknown>): Promise<void>;
+  /** The Node (for its addresses); undefined when it does not exist. Needs only `get` on nodes. */
+  readNode(name: string): Promise<V1Node | undefined>;
   recordEvent(cr: CimCluster, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
@@ -125,6 +128,14 @@ export function createKubeApi(kc: KubeConfig, reportingInstance: string): KubeAp
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         ),
       );
+    },
+    async readNode(name) {
+      try {
+        return await translate(core.readNode({ name }));
+      } catch (err) {
+        if (err instanceof KubeApiError && err.code === 404) return undefined;
+        throw err;
+      }
     },
     async recordEvent(cr, type, reason, message) {
       const now = new Date();

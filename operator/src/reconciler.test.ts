@@ -1,10 +1,21 @@
-import type { KubernetesObject, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { CimCluster, CimClusterStatus } from './api/types.ts';
 import { KubeApiError, type KubeApi, type ObjectRef } from './kube-api.ts';
-import { Reconciler, type ChildKind, type ClusterView } from './reconciler.ts';
+import { Reconciler, type ClusterView, type WatchedKind } from './reconciler.ts';
 import { makeCluster } from './testing.ts';
 import { silentLogger } from '../../services/common/src/log.ts';
+
+/** RFC 7386, as the API server applies a merge patch to the status. */
+function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMergePatch(out[k], v);
+  }
+  return out;
+}
 
 /** An in-memory API server: applied objects land in the same store the view reads, like an informer cache. */
 class FakeCluster implements KubeApi, ClusterView {
@@ -14,6 +25,7 @@ class FakeCluster implements KubeApi, ClusterView {
   statusWrites: CimClusterStatus[] = [];
   applyErrors = new Map<string, Error>();
   calls: string[] = [];
+  nodes = new Map<string, V1Node>();
 
   static key(kind: string | undefined, ns: string | undefined, name: string | undefined) {
     return `${kind}/${ns}/${name}`;
@@ -39,11 +51,16 @@ class FakeCluster implements KubeApi, ClusterView {
     this.calls.push(`delete ${ref.kind}/${ref.name}`);
     this.objects.delete(FakeCluster.key(ref.kind, ref.namespace, ref.name));
   }
-  async patchClusterStatus(cr: CimCluster, status: CimClusterStatus) {
+  async patchClusterStatus(cr: CimCluster, patch: CimClusterStatus | Record<string, unknown>) {
+    const status = applyMergePatch(this.clusters.get(`${cr.metadata.namespace}/${cr.metadata.name}`)?.status, patch) as CimClusterStatus;
     this.statusWrites.push(status);
     const k = `${cr.metadata.namespace}/${cr.metadata.name}`;
     const rv = String(Number(cr.metadata.resourceVersion ?? '0') + 1);
     this.clusters.set(k, { ...cr, metadata: { ...cr.metadata, resourceVersion: rv }, status });
+  }
+  async readNode(name: string) {
+    this.calls.push(`get Node/${name}`);
+    return this.nodes.get(name);
   }
   async recordEvent(_cr: CimCluster, type: 'Normal' | 'Warning', reason: string, message: string) {
     this.events.push({ type, reason, message });
@@ -51,10 +68,10 @@ class FakeCluster implements KubeApi, ClusterView {
   getCluster(ns: string, name: string) {
     return this.clusters.get(`${ns}/${name}`);
   }
-  getChild(kind: ChildKind, ns: string, name: string) {
+  getChild(kind: WatchedKind, ns: string, name: string) {
     return this.objects.get(FakeCluster.key(kind, ns, name));
   }
-  listChildren(kind: ChildKind, ns: string) {
+  listChildren(kind: WatchedKind, ns: string) {
     return [...this.objects.values()].filter((o) => o.kind === kind && o.metadata?.namespace === ns);
   }
   /** What the StatefulSet controller and kwok would do: every pod ready. */
@@ -152,6 +169,45 @@ describe('Reconciler', () => {
     expect(await reconciler.reconcile('im/chat')).toEqual({ statusWritten: true });
     expect(fake.calls).toEqual([]);
     expect(fake.getCluster('im', 'chat')?.status?.phase).toBe('Paused');
+  });
+
+  it('publishes external addresses once the cluster reports them, and prunes them when external access is removed', async () => {
+    const { fake, reconciler } = setup(makeCluster({ server: { replicas: 1, external: { type: 'NodePort' } } }, { resourceVersion: '1' }));
+    await reconciler.reconcile('im/chat');
+    expect(fake.calls).toContain('apply Service/chat-server-0-external');
+    const cm = () => fake.getChild('ConfigMap', 'im', 'chat-server-external') as { data?: Record<string, string> } | undefined;
+    expect(cm()?.data).toEqual({}); // nothing known yet: no node ports, no node
+    expect(fake.getCluster('im', 'chat')?.status?.server?.external).toEqual([]);
+
+    // What the API server and the EndpointSlice controller report: allocated node ports, the pod's node.
+    const svc = fake.getChild('Service', 'im', 'chat-server-0-external') as V1Service;
+    fake.objects.set('Service/im/chat-server-0-external', {
+      ...svc,
+      spec: { ...svc.spec, ports: svc.spec?.ports?.map((p, i) => ({ ...p, nodePort: 30100 + i })) },
+    } as KubernetesObject);
+    fake.objects.set('EndpointSlice/im/chat-server-0-external-x1', {
+      kind: 'EndpointSlice',
+      metadata: { namespace: 'im', name: 'chat-server-0-external-x1', labels: { 'kubernetes.io/service-name': 'chat-server-0-external' } },
+      endpoints: [{ addresses: ['10.244.0.5'], nodeName: 'n0' }],
+    } as KubernetesObject);
+    fake.nodes.set('n0', { metadata: { name: 'n0' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.7' }] } });
+    await reconciler.reconcile('im/chat');
+    expect(fake.calls).toContain('get Node/n0');
+    expect(cm()?.data).toEqual({ 'chat-server-0': JSON.stringify({ host: '10.0.0.7', tcpPort: 30100, httpPort: 30101 }) });
+    expect(fake.getCluster('im', 'chat')?.status?.server?.external).toEqual([{ pod: 'chat-server-0', host: '10.0.0.7', tcpPort: 30100, httpPort: 30101 }]);
+
+    const cr = fake.getCluster('im', 'chat')!;
+    const { external: _removed, ...server } = cr.spec.server;
+    fake.clusters.set('im/chat', { ...cr, spec: { ...cr.spec, server } });
+    fake.calls = [];
+    await reconciler.reconcile('im/chat');
+    expect(fake.calls).toEqual(expect.arrayContaining(['delete Service/chat-server-0-external', 'delete ConfigMap/chat-server-external']));
+    expect(fake.calls).not.toContain('get Node/n0');
+    // A merge patch cannot drop a key by leaving it out: it is sent as null and gone afterwards.
+    expect(fake.getCluster('im', 'chat')?.status?.server).not.toHaveProperty('external');
+    const writes = fake.statusWrites.length;
+    await reconciler.reconcile('im/chat');
+    expect(fake.statusWrites).toHaveLength(writes);
   });
 
   it('does nothing for a deleted cluster', async () => {

@@ -11,12 +11,13 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { CimCluster, CimClusterStatus } from './api/types.ts';
-import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Node, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { buildAuthSecret, buildChildren, isAuthSecretGenerated } from './builders/index.ts';
 import { childNames, LABEL_INSTANCE } from './builders/common.ts';
+import { nodesToResolve, resolveExternalAddresses, SERVICE_NAME_LABEL, type ExternalObservation } from './builders/external.ts';
 import { findCondition, isConditionTrue } from './conditions.ts';
 import { KubeApiError, type KubeApi } from './kube-api.ts';
-import { computeStatus, CONDITION_DEGRADED, CONDITION_READY, isStatusEqual, type Problem } from './status.ts';
+import { computeStatus, CONDITION_DEGRADED, CONDITION_READY, isStatusEqual, statusMergePatch, type Problem } from './status.ts';
 import type { Logger } from '../../services/common/src/log.ts';
 
 /** Kinds the operator creates and therefore watches (label-scoped) and prunes. */
@@ -24,13 +25,15 @@ import type { Logger } from '../../services/common/src/log.ts';
 // creates is checked with a GET by name instead.
 export const CHILD_KINDS = ['ConfigMap', 'Service', 'StatefulSet', 'Deployment', 'PodDisruptionBudget'] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];
+/** Watched but never created: EndpointSlices of the per-pod external Services say which node each server runs on. */
+export type WatchedKind = ChildKind | 'EndpointSlice';
 const PRUNABLE: readonly ChildKind[] = ['ConfigMap', 'Service', 'StatefulSet', 'Deployment', 'PodDisruptionBudget'];
 
 /** Read-only view of the informer caches. */
 export interface ClusterView {
   getCluster(namespace: string, name: string): CimCluster | undefined;
-  getChild(kind: ChildKind, namespace: string, name: string): KubernetesObject | undefined;
-  listChildren(kind: ChildKind, namespace: string): KubernetesObject[];
+  getChild(kind: WatchedKind, namespace: string, name: string): KubernetesObject | undefined;
+  listChildren(kind: WatchedKind, namespace: string): KubernetesObject[];
 }
 
 export interface ReconcilerDeps {
@@ -115,6 +118,19 @@ export class Reconciler {
       }
     };
 
+    // External addresses come from observed state (allocated ports, nodes, load balancers), so they are resolved
+    // before the desired children are built: the address ConfigMap is one of them.
+    const obs: Omit<ExternalObservation, 'node'> = {
+      service: (n) => view.getChild('Service', namespace, n) as V1Service | undefined,
+      endpointSlices: (svc) =>
+        view.listChildren('EndpointSlice', namespace).filter((o) => o.metadata?.labels?.[SERVICE_NAME_LABEL] === svc) as V1EndpointSlice[],
+    };
+    const nodes = new Map<string, V1Node | undefined>();
+    for (const node of nodesToResolve(cr, obs)) {
+      await attempt({ kind: 'Node', name: node }, async () => void nodes.set(node, await api.readNode(node)));
+    }
+    const external = resolveExternalAddresses(cr, { ...obs, node: (n) => nodes.get(n) });
+
     if (!cr.spec.paused) {
       if (isAuthSecretGenerated(cr)) {
         const ref = { apiVersion: 'v1', kind: 'Secret', namespace, name: childNames(cr).auth };
@@ -125,7 +141,7 @@ export class Reconciler {
           if (r === 'created') log.info({ secret: ref.name }, 'auth secret generated');
         });
       }
-      const desired = buildChildren(cr);
+      const desired = buildChildren(cr, external);
       for (const obj of desired) await attempt(obj, () => api.apply(obj));
 
       const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata?.name}`));
@@ -149,6 +165,7 @@ export class Reconciler {
       zookeeper: sts(names.zookeeper),
       server: sts(names.server),
       route: view.getChild('Deployment', namespace, names.route) as V1Deployment | undefined,
+      external,
     };
     const written = this.#written.get(key);
     const current =
@@ -160,7 +177,7 @@ export class Reconciler {
       const before = findCondition(current?.conditions, CONDITION_DEGRADED);
       const after = findCondition(status.conditions, CONDITION_DEGRADED);
       try {
-        await api.patchClusterStatus(cr, status);
+        await api.patchClusterStatus(cr, statusMergePatch(current, status));
       } catch (err) {
         // Deleted since the cache saw it: nothing left to report on.
         if (err instanceof KubeApiError && err.code === 404) return {};

@@ -3,7 +3,7 @@
  * complete `.status` out. Readiness follows the checks of `kubectl rollout status`.
  */
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
-import type { CimCluster, CimClusterStatus, Phase } from './api/types.ts';
+import type { CimCluster, CimClusterStatus, ExternalAddress, Phase } from './api/types.ts';
 import { selectorString } from './builders/common.ts';
 import { redisUrl } from './builders/redis.ts';
 import { routeEndpoint } from './builders/route.ts';
@@ -29,6 +29,8 @@ export interface ObservedChildren {
   zookeeper?: V1StatefulSet;
   server?: V1StatefulSet;
   route?: V1Deployment;
+  /** The servers' external addresses resolved so far (spec.server.external). */
+  external?: readonly ExternalAddress[];
 }
 
 interface Rollout {
@@ -128,7 +130,7 @@ export function computeStatus(
             : notReady.map((c) => `${c.type.replace(/Ready$/, '')}: ${c.message}`).join('; '),
         };
 
-  const anyChild = Object.values(observed).some((o) => o !== undefined);
+  const anyChild = [observed.redis, observed.zookeeper, observed.server, observed.route].some((o) => o !== undefined);
   const phase: Phase = spec.paused
     ? 'Paused'
     : degraded
@@ -150,7 +152,12 @@ export function computeStatus(
     ),
     redis: { ready: redisExternal || redis.ready, endpoint: redisEndpoint(cr) },
     zookeeper: { replicas: zk.replicas, readyReplicas: zk.readyReplicas, connectString: zookeeperConnectString(cr) },
-    server: { replicas: server.replicas, readyReplicas: server.readyReplicas, selector: selectorString(cr, 'cim-server') },
+    server: {
+      replicas: server.replicas,
+      readyReplicas: server.readyReplicas,
+      selector: selectorString(cr, 'cim-server'),
+      ...(spec.server.external ? { external: (observed.external ?? []).map((a) => ({ ...a })) } : {}),
+    },
     route: { replicas: route.replicas, readyReplicas: route.readyReplicas, endpoint: routeEndpoint(cr) },
   };
 }
@@ -165,6 +172,24 @@ export function redisEndpoint(cr: CimCluster): string {
     return url.replace(/\/\/[^@/]*@/, '//');
   }
 }
+
+/**
+ * The JSON merge patch (RFC 7386) that turns `current` into `next`: a merge patch only adds and replaces, so keys
+ * that `next` no longer has (status.server.external after external access was removed) are sent as null.
+ */
+export function statusMergePatch(current: CimClusterStatus | undefined, next: CimClusterStatus): Record<string, unknown> {
+  return mergePatch(current, next) as Record<string, unknown>;
+}
+
+function mergePatch(current: unknown, next: unknown): unknown {
+  if (!isPlainObject(next) || !isPlainObject(current)) return next;
+  const patch: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(next)) patch[k] = mergePatch(current[k], v);
+  for (const k of Object.keys(current)) if (!(k in next)) patch[k] = null;
+  return patch;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Deep equality on JSON form: status is plain data, and key order is the same from both sides we compare. */
 export function isStatusEqual(a: CimClusterStatus | undefined, b: CimClusterStatus | undefined): boolean {

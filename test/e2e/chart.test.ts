@@ -47,11 +47,14 @@ describe('Helm chart', () => {
     expect(readFileSync(join(CHART_DIR, 'crds/cimcluster.yaml'), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'crds/cimcluster.yaml'), 'utf8'));
   });
 
-  it('grants no list or watch on Secrets and no access to Pods', () => {
+  it('grants no list or watch on Secrets, no access to Pods and only get on Nodes', () => {
     const role = docs.find((d) => d.kind === 'ClusterRole') as V1ClusterRole;
     const secrets = role.rules?.filter((r) => r.resources?.includes('secrets')) ?? [];
     expect(secrets.flatMap((r) => r.verbs).sort()).toEqual(['create', 'get']);
     expect(role.rules?.some((r) => r.resources?.includes('pods') || r.resources?.includes('*') || r.verbs.includes('*'))).toBe(false);
+    // External access: EndpointSlices name each server's node; that Node is read by name, never listed.
+    expect(role.rules?.filter((r) => r.resources?.includes('nodes')).flatMap((r) => r.verbs)).toEqual(['get']);
+    expect(role.rules?.filter((r) => r.resources?.includes('endpointslices')).flatMap((r) => r.verbs).sort()).toEqual(['get', 'list', 'watch']);
   });
 
   it('rejects values outside values.schema.json', async () => {

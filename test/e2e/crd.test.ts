@@ -22,6 +22,7 @@ describe('CimCluster CRD', () => {
     const cr = await getCluster(admin, NS, 'defaults');
     expect(cr.spec).toMatchObject({
       paused: false,
+      imagePullPolicy: 'IfNotPresent',
       redis: { image: 'redis:7.4', storage: { size: '1Gi', ephemeral: false } },
       zookeeper: { image: 'zookeeper:3.9', replicas: 1, root: '/cim', storage: { size: '1Gi', ephemeral: false } },
       server: { replicas: 2, tcpPort: 11211, httpPort: 8081, heartbeatTimeoutSeconds: 30, shutdownTimeoutSeconds: 10 },
@@ -37,6 +38,11 @@ describe('CimCluster CRD', () => {
     [{ server: { tcpPort: 9000, httpPort: 9000 } }, 'server.tcpPort and server.httpPort must differ'],
     [{ route: { strategy: 'fastest' } }, 'Unsupported value: "fastest"'],
     [{ redis: { external: { url: 'http://redis:6379' } } }, 'spec.redis.external.url in body should match'],
+    [{ imagePullPolicy: 'Sometimes' }, 'Unsupported value: "Sometimes"'],
+    [{ server: { external: { type: 'ClusterIP' } } }, 'Unsupported value: "ClusterIP"'],
+    [{ server: { external: {} } }, 'spec.server.external.type: Required value'],
+    [{ server: { external: { type: 'NodePort', nodePorts: [{ tcp: 31000, http: 31000 }] } } }, 'server.external.nodePorts: tcp and http of one pod must differ'],
+    [{ server: { external: { type: 'NodePort', hosts: ['bad host'] } } }, 'spec.server.external.hosts[0] in body should match'],
   ])('rejects %j with a clear message', async (spec, message) => {
     const r = await rejection(createCluster(admin, NS, 'invalid', spec));
     expect(r.code).toBe(422);

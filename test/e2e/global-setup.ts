@@ -49,12 +49,14 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   cp = await startControlPlane(binDir, installChart);
   try {
     const admin = clientsFor(cp.adminKubeconfig);
-    for (const name of FAKE_NODES) {
+    for (const [i, name] of FAKE_NODES.entries()) {
+      // kwok's node stage turns these into status.addresses: every node an InternalIP, the first also an ExternalIP.
+      const addresses: Record<string, string> = { 'e2e.cim.dev/internal-ip': `192.0.2.${10 + i}`, ...(i === 0 ? { 'e2e.cim.dev/external-ip': '203.0.113.10' } : {}) };
       await admin.core.createNode({
         body: {
           metadata: {
             name,
-            annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+            annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0', ...addresses },
             labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
           },
         },

@@ -259,6 +259,9 @@ describe('cim operator', () => {
     expect((await rejection(op.core.listSecretForAllNamespaces())).code).toBe(403);
     expect((await rejection(op.core.listPodForAllNamespaces())).code).toBe(403);
     expect((await rejection(op.core.deleteNamespace({ name: NS }))).code).toBe(403);
+    // External access reads a Node by name (its addresses), never lists Nodes or reads Pods.
+    expect((await rejection(op.core.listNode())).code).toBe(403);
+    expect((await op.core.readNode({ name: 'kwok-node-0' })).metadata?.name).toBe('kwok-node-0');
     // An RBAC denial reads 'is forbidden: User "…" cannot …'; other 403s (a terminating namespace) are not RBAC.
     const forbidden = operator.logLines().filter((l) => /is forbidden: User/.test(JSON.stringify(l)));
     expect(forbidden).toEqual([]);

@@ -30,7 +30,9 @@ describe('authentication', () => {
     intruder.login(userId, 'tokened', { protocol: '2' });
     const refused = await intruder.next((f) => f.cmd === Command.LOGIN_RESPONSE);
     expect(refused.properties).toMatchObject({ code: '9300', reason: 'token missing' });
-    expect((await intruder.closed).code).toBe(4003);
+    // Terminal (docs/delivery.md): a client without a valid token must not come back on its own.
+    expect(await intruder.next((f) => f.cmd === Command.GOAWAY)).toMatchObject({ properties: { code: '4101', reconnect: '0' } });
+    expect((await intruder.closed).code).toBe(4101);
 
     const forged = await connectWs(`ws://${server.ip}:${server.httpPort}/ws`);
     clients.push(forged);

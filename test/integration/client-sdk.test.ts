@@ -56,12 +56,20 @@ describe('SDK clients on a real cluster', () => {
     expect(online).toEqual(expect.arrayContaining([alice, bob, carol].map(({ client }) => ({ userId: client.userId, userName: client.userName }))));
   });
 
-  it('reports a private message to an offline user as RECEIVER_OFFLINE', async () => {
+  it('stores a private message to an offline user (SENT, online false) until its next login; refuses an unknown id (7300)', async () => {
     const dave = await connect('sdk-dave');
     const ghost = await connect('sdk-ghost');
     const ghostId = ghost.client.userId!;
     await ghost.client.close();
-    await expect(dave.client.sendPrivate(ghostId, 'are you there?')).rejects.toMatchObject({ code: 'CIM_ERR_CLIENT_RECEIVER_OFFLINE', serverCode: '7000' });
+    const sent = await dave.client.sendPrivate(ghostId, 'are you there?');
+    expect(sent).toMatchObject({ online: false, seq: expect.any(Number) });
+    const receipts: string[] = [];
+    dave.client.on('receipt', (r) => receipts.push(`${r.status}:${r.msgId}`));
+    const back = await connect('sdk-ghost', { userId: ghostId });
+    await expect.poll(() => back.inbox.map((m) => `${texts([m])[0]}/${m.replay}/${m.msgId}`)).toEqual([`sdk-dave:are you there?/true/${sent.msgId}`]);
+    // Its ack reaches the sender as a delivered receipt; the message is gone from the inbox.
+    await expect.poll(() => receipts).toEqual([`delivered:${sent.msgId}`]);
+    await expect(dave.client.sendPrivate(9_999_999_999, 'nobody')).rejects.toMatchObject({ code: 'CIM_ERR_CLIENT_RECEIVER_UNKNOWN', serverCode: '7300' });
   });
 
   it('logs out on close(), so the same user can log in again at once', async () => {

@@ -109,7 +109,8 @@ describe('a cluster of two servers and a route', () => {
   it('routes in-band MESSAGE frames and acknowledges them', async () => {
     alice.client.send({ cmd: Command.MESSAGE, reqMsg: 'in-band to bob', properties: { msgId: 'm-1', receiveUserId: String(bob.userId) } });
     const ack = await alice.client.next((f) => f.cmd === Command.MESSAGE_ACK && f.properties['msgId'] === 'm-1');
-    expect(ack.properties['code']).toBe('9000');
+    expect(ack.properties).toMatchObject({ code: '9000', online: '1' });
+    expect(ack.properties['seq']).toMatch(/^[1-9]\d*$/);
     const got = await bob.client.next(fromUser(alice, 'in-band to bob'));
     expect(got.properties['msgId']).toBe('m-1');
 
@@ -124,14 +125,35 @@ describe('a cluster of two servers and a route', () => {
     const sent = await api.p2p(alice.userId, dave.userId, 'while you were away');
     expect(sent).toEqual({ code: '7000', message: 'You selected user is offline!, please try again later!', reqNo: null, dataBody: null });
     const online = await onlineUser('dave');
-    const got = await online.client.next((f) => f.cmd === Command.OFFLINE);
+    // A protocol-2 client gets the stored message as a single replayed MESSAGE with its own id and seq.
+    const got = await online.client.next((f) => f.cmd === Command.MESSAGE && f.properties['replay'] === '1');
     // CIM's clients still ask for them; nothing is left, and nothing is delivered twice.
     expect((await api.fetchOffline(dave.userId)).code).toBe('9000');
-    expect(got.batchReqMsg).toEqual(['while you were away']);
-    expect(got.properties).toMatchObject({ sendUserId: String(alice.userId), receiveUserId: String(dave.userId) });
+    expect(got.reqMsg).toBe('while you were away');
+    expect(got.properties).toMatchObject({ sendUserId: String(alice.userId), sendUserName: 'alice', receiveUserId: String(dave.userId), seq: '1', chatType: 'private' });
+    expect(got.properties['msgId']).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
     await api.p2p(alice.userId, dave.userId, 'now live');
-    await online.client.next(fromUser(alice, 'now live'));
-    expect(online.client.frames.filter((f) => f.cmd === Command.OFFLINE)).toHaveLength(1);
+    const live = await online.client.next(fromUser(alice, 'now live'));
+    expect(live.properties['seq']).toBe('2');
+    expect(messages(online.client).filter((f) => f.reqMsg === 'while you were away')).toHaveLength(1);
+    expect(online.client.frames.filter((f) => f.cmd === Command.OFFLINE)).toHaveLength(0);
+  });
+
+  it('gives a CIM raw TCP client its stored messages as an OFFLINE batch at login, once', async () => {
+    const gina = (await api.register('gina')).dataBody;
+    expect((await api.p2p(alice.userId, gina.userId, 'first')).code).toBe('7000');
+    expect((await api.p2p(alice.userId, gina.userId, 'second')).code).toBe('7000');
+    const login = await api.login(gina.userId, 'gina');
+    const tcp = await connectTcp(login.dataBody!.ip, login.dataBody!.cimServerPort);
+    clients.push(tcp);
+    tcp.login(gina.userId, 'gina');
+    const batch = await tcp.next((f) => f.cmd === Command.OFFLINE);
+    expect(batch.batchReqMsg).toEqual(['first', 'second']);
+    expect(batch.properties).toMatchObject({ sendUserId: String(alice.userId), sendUserName: 'alice', receiveUserId: String(gina.userId) });
+    // The server removed them once written: a later live message is the only other frame.
+    await api.p2p(alice.userId, gina.userId, 'third');
+    await tcp.next(fromUser(alice, 'third'));
+    expect(tcp.frames.filter((f) => f.cmd !== Command.PING).map((f) => [f.cmd, f.reqMsg])).toEqual([[Command.OFFLINE, ''], [Command.MESSAGE, 'third']]);
   });
 
   it('refuses a duplicate login with 5000 and accepts it again after logout', async () => {

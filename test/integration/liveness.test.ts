@@ -121,6 +121,7 @@ describe('liveness', () => {
     expect(await holder.process.exited).toBe(0);
     const goaway = await user.client.next((f) => f.cmd === Command.GOAWAY);
     expect(goaway.reqMsg).toMatch(/shutting down/);
+    expect(goaway.properties).toMatchObject({ code: '1001', reconnect: '1' });
     expect((await user.client.closed).code).toBe(1001);
     await cluster.waitForServers(1);
     expect(await onlineIds(cluster)).not.toContain(user.userId);

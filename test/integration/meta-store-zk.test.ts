@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { MetaStore } from '../../services/common/src/meta-store/types.ts';
 import { ZkMetaStore } from '../../services/common/src/meta-store/zookeeper.ts';
 import type { ServerInfo } from '../../services/common/src/server-address.ts';
+import { describeMetaStoreContract } from '../contracts/meta-store.ts';
+import { startTcpProxy, type TcpProxy } from '../e2e/harness/tcp-proxy.ts';
 
 const stores: ZkMetaStore[] = [];
 afterEach(async () => {
@@ -61,4 +64,38 @@ describe('ZooKeeper MetaStore', () => {
     await restarted.register({ host: '10.0.0.9', tcpPort: 1, httpPort: 2 }, data(7));
     await expect.poll(() => restarted.servers()[0]?.data?.connections).toBe(7);
   });
+});
+
+// Every store talks to ZooKeeper through its own proxy, so one store can be cut off alone; a direct
+// observer tells when ZooKeeper itself has ended the cut-off session.
+describeMetaStoreContract('zookeeper', async () => {
+  const root = `/cim-contract-${randomBytes(4).toString('hex')}`;
+  const zkPort = Number(inject('zkConnect').split(':').at(-1));
+  const owned: { store: ZkMetaStore; proxy: TcpProxy }[] = [];
+  const observer = new ZkMetaStore({ connect: inject('zkConnect'), root, sessionTimeoutMs: 2000 });
+  await observer.start();
+  return {
+    async store() {
+      const proxy = await startTcpProxy(zkPort);
+      const s = new ZkMetaStore({ connect: `127.0.0.1:${proxy.port}`, root, sessionTimeoutMs: 2000 });
+      owned.push({ store: s, proxy });
+      await s.start();
+      return s;
+    },
+    async loseSession(store: MetaStore, lost: readonly string[]) {
+      const entry = owned.find((o) => o.store === store)!;
+      const before = entry.store.stats().session_lost;
+      await entry.proxy.cut();
+      await expect.poll(() => ids(observer.servers()).filter((id) => lost.includes(id)), { timeout: 15_000 }).toEqual([]);
+      await expect.poll(() => entry.store.stats().session_lost, { timeout: 15_000 }).toBeGreaterThan(before);
+      await entry.proxy.resume();
+    },
+    async close() {
+      await Promise.all(owned.map(async ({ store, proxy }) => {
+        await store.close();
+        await proxy.close();
+      }));
+      await observer.close();
+    },
+  };
 });

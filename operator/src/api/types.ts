@@ -41,6 +41,25 @@ export interface ZookeeperSpec {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
+export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+
+/** Fixed node ports of one server pod (by ordinal). */
+export interface ExternalNodePorts {
+  tcp?: number;
+  http?: number;
+}
+
+/** Per-pod external access to cim-server (like Strimzi's per-broker external listeners). */
+export interface ServerExternalSpec {
+  type: 'NodePort' | 'LoadBalancer';
+  /** nodePorts[i] pins the node ports of pod i (NodePort and LoadBalancer). */
+  nodePorts?: ExternalNodePorts[];
+  /** hosts[i] is the address advertised for pod i instead of the node's or load balancer's. */
+  hosts?: string[];
+  /** Annotations of every per-pod Service (e.g. a cloud's load-balancer settings). */
+  annotations?: Record<string, string>;
+}
+
 export interface ServerSpec {
   image: string;
   replicas: number;
@@ -50,6 +69,7 @@ export interface ServerSpec {
   shutdownTimeoutSeconds: number;
   logLevel: LogLevel;
   resources?: V1ResourceRequirements;
+  external?: ServerExternalSpec;
 }
 
 export type RouteStrategy = 'round-robin' | 'random' | 'least-connections' | 'consistent-hash';
@@ -71,6 +91,8 @@ export interface AuthSpec {
 
 export interface CimClusterSpec {
   paused: boolean;
+  /** imagePullPolicy of every container; IfNotPresent lets locally imported images run. */
+  imagePullPolicy: ImagePullPolicy;
   redis: RedisSpec;
   zookeeper: ZookeeperSpec;
   server: ServerSpec;
@@ -98,8 +120,16 @@ export interface CimClusterStatus {
   conditions?: Condition[];
   redis?: { ready: boolean; endpoint: string };
   zookeeper?: { replicas: number; readyReplicas: number; connectString: string };
-  server?: { replicas: number; readyReplicas: number; selector: string };
+  server?: { replicas: number; readyReplicas: number; selector: string; external?: ExternalAddress[] };
   route?: { replicas: number; readyReplicas: number; endpoint: string };
+}
+
+/** Where clients outside the cluster reach one server pod. */
+export interface ExternalAddress {
+  pod: string;
+  host: string;
+  tcpPort: number;
+  httpPort: number;
 }
 
 export interface CimCluster {
@@ -126,6 +156,7 @@ export function withDefaults(spec: CimClusterSpecInput = {}): CimClusterSpec {
   const authSecret = keyRef(auth.secretRef, 'auth-secret');
   return {
     paused: spec.paused ?? false,
+    imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
     redis: {
       ...redis,
       image: redis.image ?? 'redis:7.4',

@@ -1,3 +1,4 @@
+import type { V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { makeCluster } from '../testing.ts';
 import { buildAuthSecret, buildChildren } from './index.ts';
@@ -69,6 +70,19 @@ describe('ZooKeeper', () => {
     expect(env(c)['ZOO_STANDALONE_ENABLED']).toBe('false');
     expect(sts.spec?.podManagementPolicy).toBe('Parallel');
     expect(sts.spec?.serviceName).toBe('chat-zk-hs');
+  });
+
+  it('keeps the data directory at the volume root, where the image can write myid into an empty volume', () => {
+    // The official entrypoint runs `echo $ZOO_MY_ID > "$ZOO_DATA_DIR/myid"` without mkdir: a subdirectory of a fresh
+    // volume (the old /data/data) crash-looped with "myid: No such file or directory".
+    for (const storage of [{ size: '1Gi', ephemeral: false }, { size: '1Gi', ephemeral: true }]) {
+      const c = buildZookeeperStatefulSet(makeCluster({ zookeeper: { storage } }))!.spec?.template.spec?.containers[0];
+      const mount = c?.volumeMounts?.find((m) => m.name === 'data')?.mountPath;
+      expect(env(c)['ZOO_DATA_DIR']).toBe(mount);
+      expect(String(env(c)['ZOO_DATA_LOG_DIR']).startsWith(`${mount}/`)).toBe(true);
+      // The log directory is created before the entrypoint runs (it chowns it when started as root).
+      expect(c?.command?.[2]).toMatch(/mkdir -p "\$ZOO_DATA_DIR" "\$ZOO_DATA_LOG_DIR"; exec \/docker-entrypoint\.sh/);
+    }
   });
 
   it('publishes members before they are ready', () => {
@@ -160,6 +174,40 @@ describe('cim-route', () => {
     expect(dep.spec?.replicas).toBe(2);
     expect(env(dep.spec?.template.spec?.containers[0])).toMatchObject({ CIM_STRATEGY: 'consistent-hash', CIM_PORT: '8083' });
     expect(buildRouteService(cr).spec?.type).toBe('NodePort');
+  });
+});
+
+describe('images', () => {
+  const containers = (cr = makeCluster()) =>
+    buildChildren(cr).flatMap((o) => ((o as V1StatefulSet).spec?.template?.spec?.containers ?? []).map((c) => [c.name, c.imagePullPolicy]));
+
+  it('pull IfNotPresent by default, so locally imported images run', () => {
+    expect(containers()).toEqual([
+      ['redis', 'IfNotPresent'],
+      ['zookeeper', 'IfNotPresent'],
+      ['cim-server', 'IfNotPresent'],
+      ['cim-route', 'IfNotPresent'],
+    ]);
+  });
+
+  it('pull as spec.imagePullPolicy says', () => {
+    expect(new Set(containers(makeCluster({ imagePullPolicy: 'Never' })).map(([, p]) => p))).toEqual(new Set(['Never']));
+  });
+
+  it('default to the images the CRD names', () => {
+    const images = buildChildren(makeCluster()).flatMap((o) => ((o as V1StatefulSet).spec?.template?.spec?.containers ?? []).map((c) => c.image));
+    expect(images).toEqual(['redis:7.4', 'zookeeper:3.9', 'cim-server:0.1.0', 'cim-route:0.1.0']);
+  });
+
+  it('run cim-server and cim-route on a read-only root filesystem as a non-root user', () => {
+    for (const w of [buildServerStatefulSet(makeCluster()), buildRouteDeployment(makeCluster())]) {
+      expect(w.spec?.template.spec?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+      expect(w.spec?.template.spec?.containers[0]?.securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        readOnlyRootFilesystem: true,
+      });
+    }
   });
 });
 

@@ -4,8 +4,9 @@
  * the reconciler deletes such leftovers. The generated auth Secret is not here: it is created once, never applied.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { CimCluster } from '../api/types.ts';
+import type { CimCluster, ExternalAddress } from '../api/types.ts';
 import { buildConfigMap } from './config.ts';
+import { buildExternalAddressConfigMap, buildServerExternalServices } from './external.ts';
 import { buildRedisService, buildRedisStatefulSet } from './redis.ts';
 import { buildRouteDeployment, buildRouteService } from './route.ts';
 import { buildServerHeadlessService, buildServerPdb, buildServerStatefulSet } from './server.ts';
@@ -16,7 +17,8 @@ import {
   buildZookeeperStatefulSet,
 } from './zookeeper.ts';
 
-export function buildChildren(cr: CimCluster): KubernetesObject[] {
+/** `external`: the servers' external addresses resolved so far (from observed state; see external.ts). */
+export function buildChildren(cr: CimCluster, external: readonly ExternalAddress[] = []): KubernetesObject[] {
   const all: (KubernetesObject | undefined)[] = [
     buildConfigMap(cr),
     buildRedisService(cr),
@@ -27,7 +29,9 @@ export function buildChildren(cr: CimCluster): KubernetesObject[] {
     buildZookeeperStatefulSet(cr),
     buildServerHeadlessService(cr),
     buildServerPdb(cr),
+    buildExternalAddressConfigMap(cr, external),
     buildServerStatefulSet(cr),
+    ...buildServerExternalServices(cr),
     buildRouteService(cr),
     buildRouteDeployment(cr),
   ];

@@ -43,6 +43,7 @@ export function buildRedisStatefulSet(cr: CimCluster): V1StatefulSet | undefined
             {
               name: 'redis',
               image: spec.image,
+              imagePullPolicy: cr.spec.imagePullPolicy,
               args: [
                 'redis-server',
                 '--appendonly', 'yes',

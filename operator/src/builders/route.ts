@@ -43,6 +43,7 @@ export function buildRouteDeployment(cr: CimCluster): V1Deployment {
             {
               name: 'cim-route',
               image: r.image,
+              imagePullPolicy: cr.spec.imagePullPolicy,
               args: ['route'],
               envFrom: [{ configMapRef: { name: names.config } }],
               env: [
@@ -50,6 +51,8 @@ export function buildRouteDeployment(cr: CimCluster): V1Deployment {
                 { name: 'CIM_PORT', value: String(r.port) },
                 { name: 'CIM_STRATEGY', value: r.strategy },
                 { name: 'CIM_LOG_LEVEL', value: r.logLevel },
+                // Logins answer with the servers' external addresses (spec.server.external) instead of pod IPs.
+                ...(cr.spec.server.external ? [{ name: 'CIM_ADVERTISE', value: 'external' }] : []),
                 ...secretEnv(cr),
               ],
               ports: [{ name: 'http', containerPort: r.port, protocol: 'TCP' }],

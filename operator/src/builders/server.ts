@@ -13,6 +13,7 @@ import {
   cimProbes,
 } from './common.ts';
 import { configData, secretEnv } from './config.ts';
+import { EXTERNAL_MOUNT_PATH, externalConfigMapName } from './external.ts';
 
 /** Seconds the pod sleeps in preStop so Services/route stop selecting it before SIGTERM arrives. */
 export const SERVER_PRESTOP_SECONDS = 3;
@@ -26,6 +27,7 @@ export const CIM_UID = 1000;
 export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
   const s = cr.spec.server;
   const names = childNames(cr);
+  const external = s.external !== undefined;
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -49,6 +51,7 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
             {
               name: 'cim-server',
               image: s.image,
+              imagePullPolicy: cr.spec.imagePullPolicy,
               args: ['server'],
               envFrom: [{ configMapRef: { name: names.config } }],
               env: [
@@ -60,6 +63,13 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
                 { name: 'CIM_SHUTDOWN_TIMEOUT', value: String(s.shutdownTimeoutSeconds) },
                 { name: 'CIM_LOG_LEVEL', value: s.logLevel },
                 ...secretEnv(cr),
+                // The operator writes this pod's external address under its pod name; the kubelet refreshes the file.
+                ...(external
+                  ? [
+                      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                      { name: 'CIM_EXTERNAL_ADDRESS_FILE', value: `${EXTERNAL_MOUNT_PATH}/$(POD_NAME)` },
+                    ]
+                  : []),
               ],
               ports: [
                 { name: 'im', containerPort: s.tcpPort, protocol: 'TCP' },
@@ -69,8 +79,12 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
               lifecycle: { preStop: { sleep: { seconds: SERVER_PRESTOP_SECONDS } } },
               securityContext: restrictedContainer(true),
               ...(s.resources ? { resources: s.resources } : {}),
+              // A directory mount, not subPath: only directory mounts see the kubelet's updates.
+              ...(external ? { volumeMounts: [{ name: 'external-address', mountPath: EXTERNAL_MOUNT_PATH, readOnly: true }] } : {}),
             },
           ],
+          // optional: the pod may start before the operator has written the ConfigMap.
+          ...(external ? { volumes: [{ name: 'external-address', configMap: { name: externalConfigMapName(cr), optional: true } }] } : {}),
         },
       },
     },

@@ -28,6 +28,7 @@ function containerEnv(container: V1Container, configMapData: Record<string, stri
 describe.each([
   ['default cluster', makeCluster()],
   ['external stores with auth and a non-default port', makeCluster({ redis: { external: { url: 'redis://redis.example:6380' } }, zookeeper: { external: { connectString: 'zk-a:2181,zk-b:2181' } }, server: { tcpPort: 12000, httpPort: 9000 }, auth: { enabled: true } })],
+  ['external access', makeCluster({ server: { external: { type: 'NodePort' } } })],
 ])('operator manifests vs. service options: %s', (_name, cr) => {
   const config = buildConfigMap(cr).data ?? {};
 
@@ -41,6 +42,10 @@ describe.each([
     expect(options.host).toBe('0.0.0.0');
     expect(container.ports?.map((p) => p.containerPort)).toEqual([options.tcpPort, options.httpPort]);
     expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+    // The kubelet expands $(POD_NAME) from the pod's name (chat-server-0 in this stand-in).
+    expect(options.externalAddressFile?.replace('$(POD_NAME)', 'chat-server-0')).toBe(
+      cr.spec.server.external ? `${container.volumeMounts?.[0]?.mountPath}/chat-server-0` : undefined,
+    );
   });
 
   it('cim-route accepts its whole environment', () => {
@@ -50,6 +55,7 @@ describe.each([
     expect(container.ports?.map((p) => p.containerPort)).toContain(options.port);
     expect(options.zkConnect).toBe(config['CIM_ZK_CONNECT']);
     expect(options.redisUrl).toBe(config['CIM_REDIS_URL']);
+    expect(options.advertise).toBe(cr.spec.server.external ? 'external' : 'internal');
   });
 
   it('servers and routes share one ZooKeeper root, Redis and auth secret', () => {

@@ -29,6 +29,18 @@ export function zookeeperServers(cr: CimCluster): string {
 }
 
 /**
+ * The data directory is the volume's mount point itself: the image's entrypoint writes `$ZOO_DATA_DIR/myid` without
+ * creating the directory (a subdirectory of an empty volume crash-loops with "myid: No such file or directory").
+ * The transaction log lives on the same volume; ZooKeeper creates that directory itself, and the start command
+ * creates it first anyway, because the entrypoint chowns it when started as root (under a custom securityContext).
+ */
+export const ZOO_DATA_DIR = '/data';
+export const ZOO_DATA_LOG_DIR = '/data/datalog';
+/** myid = ordinal + 1: the image writes myid from ZOO_MY_ID only, never from the hostname. */
+export const ZOOKEEPER_START =
+  'export ZOO_MY_ID=$(( ${HOSTNAME##*-} + 1 )); mkdir -p "$ZOO_DATA_DIR" "$ZOO_DATA_LOG_DIR"; exec /docker-entrypoint.sh zkServer.sh start-foreground';
+
+/**
  * ZooKeeper ensemble of 1 or 3 (immutable: the member list is static, see the CRD's CEL rule).
  * The image writes myid from ZOO_MY_ID only; the command derives it from the pod's ordinal.
  */
@@ -57,11 +69,8 @@ export function buildZookeeperStatefulSet(cr: CimCluster): V1StatefulSet | undef
             {
               name: 'zookeeper',
               image: zk.image,
-              command: [
-                'bash',
-                '-c',
-                'export ZOO_MY_ID=$(( ${HOSTNAME##*-} + 1 )); exec /docker-entrypoint.sh zkServer.sh start-foreground',
-              ],
+              imagePullPolicy: cr.spec.imagePullPolicy,
+              command: ['bash', '-c', ZOOKEEPER_START],
               env: [
                 { name: 'ZOO_SERVERS', value: zookeeperServers(cr) },
                 { name: 'ZOO_STANDALONE_ENABLED', value: zk.replicas === 1 ? 'true' : 'false' },
@@ -69,8 +78,8 @@ export function buildZookeeperStatefulSet(cr: CimCluster): V1StatefulSet | undef
                 { name: 'ZOO_CFG_EXTRA', value: 'quorumListenOnAllIPs=true' },
                 { name: 'ZOO_4LW_COMMANDS_WHITELIST', value: 'ruok,srvr,mntr' },
                 { name: 'ZOO_ADMINSERVER_ENABLED', value: 'false' },
-                { name: 'ZOO_DATA_DIR', value: '/data/data' },
-                { name: 'ZOO_DATA_LOG_DIR', value: '/data/datalog' },
+                { name: 'ZOO_DATA_DIR', value: ZOO_DATA_DIR },
+                { name: 'ZOO_DATA_LOG_DIR', value: ZOO_DATA_LOG_DIR },
                 { name: 'ZOO_AUTOPURGE_PURGEINTERVAL', value: '24' },
                 { name: 'ZOO_AUTOPURGE_SNAPRETAINCOUNT', value: '3' },
               ],
@@ -81,7 +90,7 @@ export function buildZookeeperStatefulSet(cr: CimCluster): V1StatefulSet | undef
               ],
               readinessProbe: { tcpSocket: { port: 'client' }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { tcpSocket: { port: 'client' }, initialDelaySeconds: 15, periodSeconds: 10 },
-              volumeMounts: [{ name: 'data', mountPath: '/data' }],
+              volumeMounts: [{ name: 'data', mountPath: ZOO_DATA_DIR }],
               securityContext: restrictedContainer(false),
               ...(zk.resources ? { resources: zk.resources } : {}),
             },

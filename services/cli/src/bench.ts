@@ -207,7 +207,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     console.log(report.lines.join('\n'));
     return 0;
   } finally {
-    for (const u of users) u.ws.terminate();
+    for (const u of users) u.close();
     await cluster?.stop();
     await zk?.stop();
   }

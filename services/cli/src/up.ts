@@ -12,6 +12,8 @@ import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { parseCommandLine, parseOptions, type ParsedOptions } from '../../common/src/options.ts';
 import { MemoryRouteStore } from '../../common/src/route-store/memory.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
+import { MemoryInboxStore } from '../../common/src/inbox/memory.ts';
+import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { STRATEGIES } from '../../common/src/selection.ts';
 import { waitForSignal } from '../../common/src/signals.ts';
@@ -94,6 +96,12 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
       cleanups.push(() => store.close());
       return store;
     };
+    // Inboxes live next to the route store: one shared memory inbox embedded, Redis otherwise.
+    const sharedMemoryInbox = new MemoryInboxStore();
+    const newStores = () => {
+      const store = newStore();
+      return { store, inbox: store instanceof RedisRouteStore ? new RedisInboxStore(store.client) : sharedMemoryInbox };
+    };
     const newMeta = (): MetaStore => {
       const meta = mode === 'embedded' ? new MemoryMetaStore(hub) : new ZkMetaStore({ connect: zkConnect!, root: '/cim', sessionTimeoutMs: 6000, log });
       cleanups.push(() => meta.close());
@@ -114,7 +122,7 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
           authSecret: o.authSecret,
           shutdownTimeout: 3,
         },
-        { store: newStore(), meta: newMeta(), log: log.child({ component: `cim-server-${i + 1}` }) },
+        { ...newStores(), meta: newMeta(), log: log.child({ component: `cim-server-${i + 1}` }) },
       );
       cleanups.push(() => server.stop());
       servers.push(server);
@@ -122,7 +130,7 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
     const routeConfig = parseOptions(routeOptionSpecs, [], {}).options;
     const route = await startCimRoute(
       { ...routeConfig, host: o.host, port: o.routePort, strategy: o.strategy, authSecret: o.authSecret },
-      { store: newStore(), meta: newMeta(), log: log.child({ component: 'cim-route' }) },
+      { ...newStores(), meta: newMeta(), log: log.child({ component: 'cim-route' }) },
     );
     cleanups.push(() => route.stop());
     return {

@@ -2,11 +2,9 @@
  * protobuf encoding of CIM frames (proto/cim.proto) with protobufjs. Request and Response are the same
  * on the wire, so one message type, `Request`, is used in both directions, as CIM's server does.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import type Long from 'long';
+import { CIM_PROTO_JSON, REQUEST_TYPE_NAME } from './cim-proto.ts';
 import { encodeLengthPrefixed } from './framing.ts';
 
 export const Command = {
@@ -17,6 +15,8 @@ export const Command = {
   LOGIN_RESPONSE: 4,
   MESSAGE_ACK: 5,
   GOAWAY: 6,
+  RECEIPT: 7,
+  SYNC: 8,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export const COMMAND_NAMES: Readonly<Record<number, keyof typeof Command>> = Object.fromEntries(
@@ -35,7 +35,27 @@ export const Prop = {
   chatType: 'chatType',
   code: 'code',
   reason: 'reason',
+  /** the receiver's inbox sequence number of a private message */
+  seq: 'seq',
+  /** LOGIN_RESPONSE: highest seq of the user's inbox */
+  maxSeq: 'maxSeq',
+  /** MESSAGE_ACK: "1" when the receiver was online */
+  online: 'online',
+  /** MESSAGE_ACK failures: "1" when sending again with the same msgId may succeed */
+  retryable: 'retryable',
+  /** MESSAGE s->c: "1" when pushed again from the inbox (login, SYNC) */
+  replay: 'replay',
+  /** RECEIPT: "delivered" | "read" */
+  status: 'status',
+  /** SYNC: push entries after this seq */
+  afterSeq: 'afterSeq',
+  /** GOAWAY: "1" when the client should reconnect */
+  reconnect: 'reconnect',
 } as const;
+
+/** RECEIPT statuses. */
+export const ReceiptStatus = { delivered: 'delivered', read: 'read' } as const;
+export type ReceiptStatus = (typeof ReceiptStatus)[keyof typeof ReceiptStatus];
 
 /** Protocol version announced by this project's clients in LOGIN_REQUEST; enables the extension frames. */
 export const PROTOCOL_VERSION = '2';
@@ -56,19 +76,9 @@ export class CodecError extends Error {
   }
 }
 
-function findProtoFile(): string {
-  // Works from the sources (services/common/src) and from the compiled tree (dist/services/common/src).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'proto', 'cim.proto');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('proto/cim.proto not found above ' + fileURLToPath(import.meta.url));
-}
-
-const root = protobuf.loadSync(findProtoFile());
-const RequestType = root.lookupType('com.crossoverjie.cim.common.protocol.Request');
+// The schema is bundled (cim-proto.ts), never read from proto/cim.proto at run time.
+const root = protobuf.Root.fromJSON(CIM_PROTO_JSON as unknown as protobuf.INamespace);
+const RequestType = root.lookupType(REQUEST_TYPE_NAME);
 
 type Int64 = number | Long;
 function toSafeNumber(value: Int64 | undefined): number {

@@ -64,5 +64,6 @@ export function installErrorHandler(app: FastifyInstance): void {
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send(envelope(Status.FAIL, null));
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ code: '404', message: `no route ${request.method} ${request.url}`, reqNo: null, dataBody: null }));
+  // A code of the catalogue (3000: the request names nothing that exists), never an invented one.
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(envelope(Status.VALIDATION_FAIL, null, `${Status.VALIDATION_FAIL.message}: no route ${request.method} ${request.url.slice(0, 200)}`)));
 }

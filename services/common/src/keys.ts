@@ -10,6 +10,12 @@ export const keys = {
   loginStatus: 'login-status',
   /** string with TTL: `host:tcpPort:httpPort` of the user's server (CIM); refreshed by that server's heartbeats */
   route: (userId: number | string) => `cim-route:${userId}`,
-  /** list of JSON offline messages for a user, oldest first */
-  offline: (userId: number | string) => `offline:msg:user:${userId}`,
+  // The inbox (docs/delivery.md). `{<uid>}` is a Redis Cluster hash tag: one user's three keys live in
+  // one slot, so the Lua scripts that touch them together run on a cluster too.
+  /** sorted set: the user's pending entries, score = seq, member = JSON entry (seq first) */
+  inbox: (userId: number | string) => `cim:inbox:{${userId}}`,
+  /** string counter: the last seq given to the user (INCR); never expires, so seqs never repeat */
+  inboxSeq: (userId: number | string) => `cim:inbox:seq:{${userId}}`,
+  /** sorted set: `senderId:msgId` -> seq, for idempotent appends; trimmed to 2 x the inbox bound */
+  inboxIds: (userId: number | string) => `cim:inbox:ids:{${userId}}`,
 } as const;

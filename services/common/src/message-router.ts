@@ -1,37 +1,74 @@
 /**
- * Routing of private and group messages, shared by cim-route's HTTP API and cim-server's in-band
- * MESSAGE frames, so both paths behave the same.
+ * Routing of private and group messages, shared by cim-route's HTTP API (/p2pRoute, /groupRoute) and
+ * cim-server's in-band MESSAGE frames, so both paths behave the same (docs/delivery.md):
  *
- * Delivery is at most once to a connected receiver; a private message whose receiver is offline (no
- * route, or not connected where the route says) is stored and delivered at the receiver's next
- * /fetchOfflineMsgs. Group messages ("everyone online", CIM's group chat) go out as one broadcast
- * push per live server, never one call per user and never a Redis scan.
+ * - private: the receiver's account must exist (7300), the message is appended to the receiver's inbox
+ *   (7200 when the store fails: nothing was promised), and only then is it SENT; the live push comes
+ *   after and never decides storage. The entry leaves the inbox when the receiver acknowledges it.
+ * - group ("everyone online", CIM's group chat): live only, at most once; one broadcast push per live
+ *   server, never one call per user and never a Redis scan.
+ * - receipts: best effort, live, to the sender's server.
  */
+import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.ts';
+import { Codes, type WireCode } from './codes.ts';
+import { Prop, type ReceiptStatus } from './codec.ts';
+import type { InboxEntry, InboxLimits, InboxStore } from './inbox/types.ts';
 import type { Logger } from './log.ts';
+import { inboxEntryProperties } from './message-props.ts';
 import type { MetaStore } from './meta-store/types.ts';
-import type { PushTransport, PushCommand } from './push.ts';
-import type { Account, OfflineMessage, RouteStore } from './route-store/types.ts';
+import type { PushTransport } from './push.ts';
+
+/** Who exists and where they are connected (RouteStore, or its account/presence parts). */
+export interface RouterDirectory {
+  getAccount(userId: number): Promise<{ readonly userId: number; readonly userName: string } | undefined>;
+  getRoute(userId: number): Promise<string | undefined>;
+}
+
+export interface Sender {
+  readonly userId: number;
+  readonly userName: string;
+}
 
 export interface MessageRouterOptions {
-  readonly store: RouteStore;
+  readonly directory: RouterDirectory;
+  readonly inbox: InboxStore;
   readonly meta: MetaStore;
   readonly push: PushTransport;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly offlineTtlMs: number;
-  readonly offlineMaxPerUser: number;
+  readonly limits: InboxLimits;
+  /** entries dropped from full inboxes (lost; for cim_inbox_dropped_total) */
+  readonly onDropped?: (count: number) => void;
 }
-
-export type PrivateResult = 'delivered' | 'offline';
 
 export interface OutgoingMessage {
-  readonly msg?: string;
-  readonly batchMsg?: readonly string[];
-  readonly msgId?: string;
+  readonly text: string;
+  /** the sender's id of the message; chosen here when absent */
+  readonly msgId?: string | undefined;
 }
 
-export const OFFLINE_FETCH_BATCH = 100;
+/** A stored private message: SENT. `push()` then tries the live delivery; true when a session got it. */
+export interface PrivateSent {
+  readonly msgId: string;
+  readonly seq: number;
+  readonly duplicate: boolean;
+  /** the receiver had a route (was online somewhere) when the message was stored */
+  readonly online: boolean;
+  push(): Promise<boolean>;
+}
+
+/** A send that failed with a catalogue code (7300 unknown receiver, 7200 store unavailable). */
+export class DeliveryError extends Error {
+  readonly wire: WireCode;
+  constructor(wire: WireCode, detail: string, options?: ErrorOptions) {
+    super(`${wire.code} ${wire.message}: ${detail}`, options);
+    this.name = 'DeliveryError';
+    this.wire = wire;
+  }
+}
+
+export const MSG_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export class MessageRouter {
   readonly #o: MessageRouterOptions;
@@ -40,53 +77,65 @@ export class MessageRouter {
     this.#o = options;
   }
 
-  #properties(from: Account, message: OutgoingMessage, chatType: 'private' | 'group'): Record<string, string> {
-    const props: Record<string, string> = {
-      sendUserId: String(from.userId),
-      sendUserName: from.userName,
-      sentAt: String(this.#o.clock.now()),
-      chatType,
+  /**
+   * Stores a private message in the receiver's inbox. @throws DeliveryError (7300, 7200); nothing was
+   * stored then. Appending the same (sender, msgId) again returns the seq it already has.
+   */
+  async sendPrivate(from: Sender, to: number, message: OutgoingMessage): Promise<PrivateSent> {
+    const msgId = message.msgId ?? randomUUID();
+    let receiver: { userId: number } | undefined;
+    try {
+      receiver = await this.#o.directory.getAccount(to);
+    } catch (err) {
+      throw new DeliveryError(Codes.STORE_UNAVAILABLE, 'account lookup failed', { cause: err });
+    }
+    if (!receiver) throw new DeliveryError(Codes.RECEIVER_UNKNOWN, `no user ${to}`);
+    const stored = { msgId, from: { userId: from.userId, userName: from.userName }, text: message.text, sentAt: this.#o.clock.now(), chatType: 'private' as const };
+    let appended;
+    try {
+      appended = await this.#o.inbox.append(to, stored, this.#o.limits);
+    } catch (err) {
+      throw new DeliveryError(Codes.STORE_UNAVAILABLE, 'inbox append failed', { cause: err });
+    }
+    if (appended.dropped > 0) this.#o.onDropped?.(appended.dropped);
+    // The route is only looked up after storing: the message is safe whatever happens now.
+    const server = await this.#o.directory.getRoute(to).catch((err: unknown) => {
+      this.#o.log.warn({ err, to }, 'route lookup failed; the message waits in the inbox');
+      return undefined;
+    });
+    const entry: InboxEntry = { ...stored, seq: appended.seq };
+    return {
+      msgId,
+      seq: appended.seq,
+      duplicate: appended.duplicate,
+      online: server !== undefined,
+      // A duplicate is pushed again too: the first attempt may have stored it and died before its push.
+      push: () => (server === undefined ? Promise.resolve(false) : this.#pushEntry(server, to, entry)),
     };
-    if (message.msgId) props['msgId'] = message.msgId;
-    return props;
   }
 
-  async sendPrivate(from: Account, to: number, message: OutgoingMessage): Promise<PrivateResult> {
-    const properties = this.#properties(from, message, 'private');
-    const server = await this.#o.store.getRoute(to);
-    if (server !== undefined) {
-      try {
-        const result = await this.#o.push.push(server, {
-          receivers: [to],
-          ...(message.msg !== undefined ? { msg: message.msg } : {}),
-          ...(message.batchMsg !== undefined ? { batchMsg: message.batchMsg } : {}),
-          properties,
-        });
-        if (result.delivered > 0) return 'delivered';
-      } catch (err) {
-        this.#o.log.warn({ err, server, to }, 'private push failed; storing offline');
-      }
+  async #pushEntry(server: string, to: number, entry: InboxEntry): Promise<boolean> {
+    try {
+      const result = await this.#o.push.push(server, { receivers: [to], msg: entry.text, properties: inboxEntryProperties(entry) });
+      return result.delivered > 0;
+    } catch (err) {
+      // Stored already: it arrives at the next login or SYNC. A timed-out push may also have been shown.
+      this.#o.log.warn({ err, server, to, seq: entry.seq }, 'live push failed; the message stays in the inbox');
+      return false;
     }
-    const texts = message.batchMsg && message.batchMsg.length > 0 ? message.batchMsg : message.msg !== undefined ? [message.msg] : [];
-    const createdAt = this.#o.clock.now();
-    for (const msg of texts) {
-      await this.#o.store.saveOffline(to, { msg, properties: { ...properties, receiveUserId: String(to) }, createdAt }, this.#o.offlineTtlMs, this.#o.offlineMaxPerUser);
-    }
-    return 'offline';
   }
 
   /** Broadcasts to everyone online except the sender; returns how many receivers it reached. */
-  async sendGroup(from: Account, message: OutgoingMessage): Promise<number> {
-    const properties = this.#properties(from, message, 'group');
+  async sendGroup(from: Sender, message: OutgoingMessage): Promise<number> {
+    const properties: Record<string, string> = {
+      [Prop.sendUserId]: String(from.userId),
+      [Prop.sendUserName]: from.userName,
+      [Prop.sentAt]: String(this.#o.clock.now()),
+      [Prop.chatType]: 'group',
+      [Prop.msgId]: message.msgId ?? randomUUID(),
+    };
     const results = await Promise.allSettled(
-      this.#o.meta.servers().map((s) =>
-        this.#o.push.push(s.id, {
-          broadcast: true,
-          excludeUserIds: [from.userId],
-          ...(message.msg !== undefined ? { msg: message.msg } : {}),
-          properties,
-        }),
-      ),
+      this.#o.meta.servers().map((s) => this.#o.push.push(s.id, { broadcast: true, excludeUserIds: [from.userId], msg: message.text, properties })),
     );
     let delivered = 0;
     for (const r of results) {
@@ -96,45 +145,24 @@ export class MessageRouter {
     return delivered;
   }
 
-  /**
-   * Pushes stored offline messages to the user's server, oldest first, as OFFLINE frames; each frame
-   * batches consecutive messages of one sender so that every message keeps its own sender.
-   * Messages that cannot be pushed are put back. Returns how many were delivered.
-   */
-  async deliverOffline(userId: number): Promise<number> {
-    const server = await this.#o.store.getRoute(userId);
-    if (server === undefined) return 0;
-    let delivered = 0;
-    for (;;) {
-      const taken = await this.#o.store.takeOffline(userId, OFFLINE_FETCH_BATCH);
-      if (taken.length === 0) return delivered;
-      const groups = groupBySender(taken);
-      for (let i = 0; i < groups.length; i++) {
-        const group = groups[i]!;
-        let ok = false;
-        try {
-          const cmd: PushCommand = 'OFFLINE';
-          const result = await this.#o.push.push(server, { receivers: [userId], batchMsg: group.map((m) => m.msg), cmd, properties: { ...group[0]!.properties } });
-          ok = result.delivered > 0;
-        } catch (err) {
-          this.#o.log.warn({ err, server, userId }, 'offline push failed');
-        }
-        if (!ok) {
-          await this.#o.store.restoreOffline(userId, groups.slice(i).flat(), this.#o.offlineTtlMs);
-          return delivered;
-        }
-        delivered += group.length;
-      }
+  /** Best effort: a receipt to the sessions of `to` (the sender of the messages), live, never stored. */
+  async sendReceipt(to: number, status: ReceiptStatus, by: number, msgIds: readonly string[]): Promise<boolean> {
+    if (msgIds.length === 0) return false;
+    try {
+      const server = await this.#o.directory.getRoute(to);
+      if (server === undefined) return false;
+      const result = await this.#o.push.push(server, {
+        receivers: [to],
+        cmd: 'RECEIPT',
+        batchMsg: msgIds,
+        properties: { [Prop.status]: status, [Prop.receiveUserId]: String(by) },
+      });
+      return result.delivered > 0;
+    } catch (err) {
+      this.#o.log.debug({ err, to, status }, 'receipt not pushed (best effort)');
+      return false;
     }
   }
 }
 
-function groupBySender(messages: readonly OfflineMessage[]): OfflineMessage[][] {
-  const groups: OfflineMessage[][] = [];
-  for (const m of [...messages].sort((a, b) => a.createdAt - b.createdAt)) {
-    const last = groups.at(-1);
-    if (last && last[0]!.properties['sendUserId'] === m.properties['sendUserId']) last.push(m);
-    else groups.push([m]);
-  }
-  return groups;
-}
+export type { WireCode };

@@ -1,12 +1,15 @@
 /**
- * Route -> server pushes: the request a server's `POST /push` takes, and the HTTP transport that
- * sends them in batches over keep-alive connections.
+ * Route -> server pushes: the request a server's `POST /push` takes, the HTTP transport that sends
+ * them in batches over keep-alive connections, and the local shortcut for pushes to the caller's own
+ * server.
  */
 import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import { parseServerAddress } from './server-address.ts';
 
-export type PushCommand = 'MESSAGE' | 'OFFLINE';
+/** MESSAGE (live or replayed), OFFLINE (CIM's batch form), RECEIPT (delivered/read receipts to a sender). */
+export type PushCommand = 'MESSAGE' | 'OFFLINE' | 'RECEIPT';
+export const PUSH_COMMANDS: readonly PushCommand[] = ['MESSAGE', 'OFFLINE', 'RECEIPT'];
 
 export interface PushRequest {
   /** Explicit recipients (private and batch pushes). */
@@ -17,7 +20,10 @@ export interface PushRequest {
   readonly msg?: string;
   readonly batchMsg?: readonly string[];
   readonly cmd?: PushCommand;
-  /** sendUserId, sendUserName, msgId, sentAt…; receiveUserId is set per recipient by the server. */
+  /**
+   * sendUserId, sendUserName, msgId, sentAt, seq…; for MESSAGE/OFFLINE receiveUserId is set per recipient
+   * by the server; for RECEIPT it is the reader (status, receiveUserId; batchMsg = msgIds).
+   */
   readonly properties: Readonly<Record<string, string>>;
 }
 
@@ -40,16 +46,47 @@ export const pushRequestSchema = {
     excludeUserIds: { type: 'array', maxItems: 100_000, items: { type: 'integer', minimum: 1 } },
     msg: { type: 'string' },
     batchMsg: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string' } },
-    cmd: { type: 'string', enum: ['MESSAGE', 'OFFLINE'] },
+    cmd: { type: 'string', enum: PUSH_COMMANDS },
     properties: { type: 'object', additionalProperties: { type: 'string' } },
   },
 } as const;
 
+/**
+ * Delivers a push to the sessions of one server. Guarantee: at most once, live. A resolved result says
+ * which frames were written to an open session (`delivered`) and which explicit receivers were not
+ * there; a rejection says nothing about delivery (the frames may or may not have been written before a
+ * timeout), so callers never use it to decide storage: private messages are stored before they are
+ * pushed and leave the inbox only when acknowledged.
+ */
 export interface PushTransport {
   /** @throws when the server cannot be reached or answers with an error */
   push(server: string, request: PushRequest): Promise<PushResult>;
   /** Releases connections. */
   close?(): void;
+}
+
+/**
+ * Pushes to the caller's own server (`self()`) go straight to `local` without HTTP; others go to
+ * `remote`. `self` is read at each push: a server learns its address only after it listens.
+ */
+export class LocalShortcutPushTransport implements PushTransport {
+  readonly #self: () => string;
+  readonly #local: (request: PushRequest) => PushResult;
+  readonly #remote: PushTransport;
+
+  constructor(self: () => string, local: (request: PushRequest) => PushResult, remote: PushTransport) {
+    this.#self = self;
+    this.#local = local;
+    this.#remote = remote;
+  }
+
+  async push(server: string, request: PushRequest): Promise<PushResult> {
+    return server === this.#self() ? this.#local(request) : this.#remote.push(server, request);
+  }
+
+  close(): void {
+    this.#remote.close?.();
+  }
 }
 
 export class PushError extends Error {

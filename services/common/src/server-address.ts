@@ -16,6 +16,8 @@ export interface ServerNodeData {
   readonly version: string;
   readonly connections: number;
   readonly startedAt: number;
+  /** Where clients outside the cluster reach this server (Kubernetes external access); absent otherwise. */
+  readonly external?: ServerAddress;
 }
 
 export interface ServerInfo extends ServerAddress {
@@ -29,6 +31,15 @@ export function formatServerAddress(addr: ServerAddress): string {
 }
 
 const isPort = (n: number) => Number.isInteger(n) && n > 0 && n <= 65535;
+
+/** Validates `{host, tcpPort, httpPort}` from JSON (a file or node data written by someone else). */
+export function parseExternalAddress(v: unknown): ServerAddress | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { host, tcpPort, httpPort } = v as Record<string, unknown>;
+  if (typeof host !== 'string' || !/^[A-Za-z0-9]([A-Za-z0-9.:-]{0,251}[A-Za-z0-9])?$/.test(host)) return undefined;
+  if (typeof tcpPort !== 'number' || typeof httpPort !== 'number' || !isPort(tcpPort) || !isPort(httpPort)) return undefined;
+  return { host, tcpPort, httpPort };
+}
 
 /** Parses `host:tcpPort:httpPort`; returns undefined for anything else (CIM answers 3000 there). */
 export function parseServerAddress(value: string): ServerAddress | undefined {
@@ -51,10 +62,23 @@ export function parseServerNodeData(raw: Buffer | undefined): ServerNodeData | u
       version: typeof v.version === 'string' ? v.version : '',
       connections: typeof v.connections === 'number' ? v.connections : 0,
       startedAt: typeof v.startedAt === 'number' ? v.startedAt : 0,
+      ...withExternal(parseExternalAddress(v.external)),
     };
   } catch {
     return undefined; // a foreign or older writer: the node name alone is enough
   }
+}
+
+const withExternal = (external: ServerAddress | undefined) => (external ? { external } : {});
+
+/** The address a client is sent to: the external one when asked for and published, else the registered one. */
+export function clientAddress(server: ServerInfo, advertise: 'internal' | 'external'): ServerAddress {
+  return advertise === 'external' && server.data?.external ? server.data.external : server;
+}
+
+/** The servers a login may choose: with 'external', only those that published an external address. */
+export function advertisable(servers: readonly ServerInfo[], advertise: 'internal' | 'external'): readonly ServerInfo[] {
+  return advertise === 'external' ? servers.filter((s) => s.data?.external !== undefined) : servers;
 }
 
 export function serverInfo(id: string, data?: ServerNodeData): ServerInfo | undefined {

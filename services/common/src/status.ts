@@ -24,7 +24,13 @@ export interface Envelope<T> {
   dataBody: T | null;
 }
 
-export function envelope<T>(status: StatusEntry, dataBody: T | null = null, message: string = status.message): Envelope<T> {
+/** Any code of the catalogue (services/common/src/codes.ts) or of CIM's StatusEnum. */
+export interface CodeEntry {
+  readonly code: string;
+  readonly message: string;
+}
+
+export function envelope<T>(status: CodeEntry, dataBody: T | null = null, message: string = status.message): Envelope<T> {
   return { code: status.code, message, reqNo: null, dataBody };
 }
 

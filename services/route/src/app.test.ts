@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { ManualClock } from '../../common/src/clock.ts';
 import { silentLogger } from '../../common/src/log.ts';
+import { MemoryInboxStore } from '../../common/src/inbox/memory.ts';
+import type { InboxStore } from '../../common/src/inbox/types.ts';
 import { MessageRouter } from '../../common/src/message-router.ts';
 import { MemoryMetaHub, MemoryMetaStore } from '../../common/src/meta-store/memory.ts';
 import { createMetricsRegistry } from '../../common/src/metrics.ts';
@@ -15,6 +17,7 @@ import { createRouteMetrics } from './metrics.ts';
 let app: FastifyInstance;
 let hub: MemoryMetaHub;
 let store: MemoryRouteStore;
+let inbox: InboxStore;
 let pushes: { server: string; request: PushRequest }[];
 let connected: Set<number>;
 const reachable = new Set<string>();
@@ -23,6 +26,7 @@ beforeEach(async () => {
   const clock = new ManualClock();
   hub = new MemoryMetaHub();
   store = new MemoryRouteStore(clock);
+  inbox = new MemoryInboxStore(clock);
   pushes = [];
   connected = new Set();
   reachable.clear();
@@ -38,7 +42,8 @@ beforeEach(async () => {
   const registry = createMetricsRegistry('cim-route', false);
   app = buildRouteApp({
     store,
-    router: new MessageRouter({ store, meta, push, clock, log: silentLogger, offlineTtlMs: 60_000, offlineMaxPerUser: 10 }),
+    // The inbox is read through a getter so a test can swap in a failing one.
+    router: new MessageRouter({ directory: store, inbox: { append: (...a) => inbox.append(...a), pending: (...a) => inbox.pending(...a), ack: (...a) => inbox.ack(...a), maxSeq: (u) => inbox.maxSeq(u) }, meta, push, clock, log: silentLogger, limits: { maxEntries: 10, ttlMs: 60_000 } }),
     loginDeps: { store, meta, strategy: createStrategy('round-robin'), probe: async (s) => reachable.has(s.id), pendingTtlMs: 60_000 },
     registry,
     metrics: createRouteMetrics(registry),
@@ -100,19 +105,59 @@ describe('route HTTP API', () => {
     for (const p of pushes) expect(p.request).toMatchObject({ broadcast: true, excludeUserIds: [dataBody.userId], msg: 'hello', properties: { sendUserId: String(dataBody.userId), sendUserName: 'g' } });
   });
 
-  it('stores a private message for an offline receiver (7000) and delivers it on fetch', async () => {
+  it('stores every private message in the receiver\'s inbox: 7000 offline, 9000 live, each with its own id and seq', async () => {
     addServer('10.0.0.1');
     const a = ((await post('/registerAccount', { userName: 'a' })).body.dataBody as { userId: number }).userId;
     const b = ((await post('/registerAccount', { userName: 'b' })).body.dataBody as { userId: number }).userId;
     expect((await post('/p2pRoute', { userId: a, receiveUserId: b, msg: 'one' })).body.code).toBe('7000');
     expect((await post('/p2pRoute', { userId: a, receiveUserId: b, batchMsg: ['two', 'three'] })).body.code).toBe('7000');
+    expect(pushes).toEqual([]); // no route: nothing pushed, everything stored
+    const stored = await inbox.pending(b, 0, 100);
+    expect(stored.map((e) => [e.seq, e.text, e.from.userId, e.chatType])).toEqual([[1, 'one', a, 'private'], [2, 'two', a, 'private'], [3, 'three', a, 'private']]);
+    expect(new Set(stored.map((e) => e.msgId)).size).toBe(3);
     await post('/login', { userId: b, userName: 'b' });
     connected.add(b);
+    // CIM's clients still call it; the server pushes the inbox at login, so the route pushes nothing.
     expect((await post('/fetchOfflineMsgs', { receiveUserId: b })).body.code).toBe('9000');
-    const offline = pushes.filter((p) => p.request.cmd === 'OFFLINE');
-    expect(offline).toHaveLength(1);
-    expect(offline[0]!.request.batchMsg).toEqual(['one', 'two', 'three']);
+    expect(pushes).toEqual([]);
     expect((await post('/p2pRoute', { userId: a, receiveUserId: b, msg: 'live' })).body.code).toBe('9000');
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0]!.request).toMatchObject({ receivers: [b], msg: 'live', properties: { sendUserId: String(a), sendUserName: 'a', seq: '4', chatType: 'private' } });
+    // Pushed live but not acknowledged: it stays until the receiver acks it.
+    expect((await inbox.pending(b, 0, 100)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('answers 7300 for an unknown receiver and 7200 when the inbox fails, storing nothing', async () => {
+    addServer('10.0.0.1');
+    const a = ((await post('/registerAccount', { userName: 'a' })).body.dataBody as { userId: number }).userId;
+    const b = ((await post('/registerAccount', { userName: 'b' })).body.dataBody as { userId: number }).userId;
+    expect((await post('/p2pRoute', { userId: a, receiveUserId: 999_999, msg: 'x' })).body).toEqual({ code: '7300', message: 'No such user', reqNo: null, dataBody: null });
+    const working = inbox;
+    inbox = { ...working, append: async () => { throw new Error('redis down'); } } as InboxStore;
+    expect((await post('/p2pRoute', { userId: a, receiveUserId: b, msg: 'x' })).body.code).toBe('7200');
+    inbox = working;
+    expect(await inbox.pending(b, 0, 10)).toEqual([]);
+    expect(pushes).toEqual([]);
+  });
+
+  it('removes a route on /offLine with server only when it still names that server', async () => {
+    addServer('10.0.0.1');
+    const { dataBody } = (await post('/registerAccount', { userName: 'two' })).body as { dataBody: { userId: number } };
+    expect((await post('/login', { userId: dataBody.userId, userName: 'two' })).body.code).toBe('9000');
+    expect((await post('/offLine', { userId: dataBody.userId, server: '10.9.9.9:11211:8081' })).body.code).toBe('9000');
+    expect(await store.getRoute(dataBody.userId)).toBe('10.0.0.1:11211:8081');
+    expect((await post('/offLine', { userId: dataBody.userId, server: '10.0.0.1:11211:8081' })).body.code).toBe('9000');
+    expect(await store.getRoute(dataBody.userId)).toBeUndefined();
+    // CIM's clients send no server: whatever route there is goes.
+    expect((await post('/login', { userId: dataBody.userId, userName: 'two' })).body.code).toBe('9000');
+    expect((await post('/offLine', { userId: dataBody.userId })).body.code).toBe('9000');
+    expect(await store.getRoute(dataBody.userId)).toBeUndefined();
+  });
+
+  it('answers an unknown path with HTTP 404 and a catalogue code', async () => {
+    const res = await app.inject({ method: 'POST', url: '/nope', payload: {} });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ code: '3000', message: 'invalid argument: no route POST /nope', reqNo: null, dataBody: null });
   });
 
   it.each([
@@ -124,6 +169,8 @@ describe('route HTTP API', () => {
     ['/login', { userId: 0, userName: 'a' }],
     ['/login', { userName: 'a' }],
     ['/offLine', {}],
+    ['/offLine', { userId: 1, server: 'not-an-address' }],
+    ['/offLine', { userId: 1, server: '10.0.0.1:11211' }],
     ['/groupRoute', { userId: 1 }],
     ['/groupRoute', { userId: 1, msg: '' }],
     ['/groupRoute', { userId: 1, msg: 'x'.repeat(16_385) }],

@@ -5,8 +5,9 @@ import { issueToken, verifyToken } from '../../common/src/auth.ts';
 import type { Clock } from '../../common/src/clock.ts';
 import { createHttpApp, registerOpsRoutes, type ReadinessCheck } from '../../common/src/http.ts';
 import type { Logger } from '../../common/src/log.ts';
-import type { MessageRouter } from '../../common/src/message-router.ts';
+import { DeliveryError, type MessageRouter } from '../../common/src/message-router.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
+import { clientAddress } from '../../common/src/server-address.ts';
 import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
 import { login, type LoginDeps } from './login.ts';
 import type { RouteMetrics } from './metrics.ts';
@@ -22,6 +23,8 @@ export interface RouteAppDeps {
   readonly checks: readonly ReadinessCheck[];
   readonly authSecret?: string | undefined;
   readonly tokenTtlMs: number;
+  /** 'external': answer /login with the server's published external address (Kubernetes external access). */
+  readonly advertise?: 'internal' | 'external';
 }
 
 export const MAX_MESSAGE_CHARS = 16_384;
@@ -41,6 +44,8 @@ const serverSchema = {
   additionalProperties: false,
   properties: { ip: { type: 'string' }, cimServerPort: { type: 'integer' }, httpPort: { type: 'integer' }, wsPath: { type: 'string' }, token: { type: 'string' } },
 };
+/** `host:tcpPort:httpPort`, as registered in ZooKeeper. */
+const serverAddress = { type: 'string', maxLength: 300, pattern: '^[^:\\s]+:[0-9]{1,5}:[0-9]{1,5}$' } as const;
 const emptyResponse = { response: { 200: envelopeSchema({ type: 'null' }) } };
 
 interface SenderBody {
@@ -82,7 +87,8 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
         case 'no_server':
           return envelope(Status.SERVER_NOT_AVAILABLE);
         case 'ok': {
-          const { host, tcpPort, httpPort, data } = outcome.server;
+          const { host, tcpPort, httpPort } = clientAddress(outcome.server, deps.advertise ?? 'internal');
+          const { data } = outcome.server;
           req.log.debug({ userId: uid, server: outcome.server.id }, 'login routed');
           // CIM's Java SDK rejects unknown fields, so extensions appear only for protocol >= 2 clients.
           if (!protocol || protocol < 2) return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort });
@@ -93,12 +99,14 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
     },
   );
 
-  app.post<{ Body: SenderBody & { msg?: string | null } }>(
+  // With `server` (the SDK's, before a reconnect) only a route that still names that server is removed,
+  // so two clients of one user never knock each other off; without it, CIM's behaviour.
+  app.post<{ Body: SenderBody & { msg?: string | null; server?: string } }>(
     '/offLine',
-    { schema: { body: body(['userId'], { userId, msg: { type: ['string', 'null'] }, token }), ...emptyResponse } },
+    { schema: { body: body(['userId'], { userId, msg: { type: ['string', 'null'] }, token, server: serverAddress }), ...emptyResponse } },
     async (req) => {
       if (unauthorized(req.body)) return envelope(Status.UNAUTHORIZED);
-      await deps.store.logout(req.body.userId);
+      await deps.store.logout(req.body.userId, req.body.server);
       return envelope(Status.SUCCESS);
     },
   );
@@ -110,7 +118,7 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
       if (unauthorized(req.body)) return envelope(Status.UNAUTHORIZED);
       const from = await deps.store.getAccount(req.body.userId);
       if (!from) return envelope(Status.SUCCESS); // CIM drops messages of unknown senders silently
-      const delivered = await deps.router.sendGroup(from, { msg: req.body.msg });
+      const delivered = await deps.router.sendGroup(from, { text: req.body.msg });
       deps.metrics.messages.inc({ kind: 'group', result: 'delivered' }, delivered);
       return envelope(Status.SUCCESS);
     },
@@ -133,9 +141,23 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
       const { receiveUserId, msg, batchMsg } = req.body;
       const from = await deps.store.getAccount(req.body.userId);
       if (!from) return envelope(Status.SUCCESS); // as CIM: unknown senders are dropped
-      const result = await deps.router.sendPrivate(from, receiveUserId, batchMsg && batchMsg.length > 0 ? { batchMsg } : { msg: msg ?? '' });
-      deps.metrics.messages.inc({ kind: 'p2p', result });
-      return result === 'delivered' ? envelope(Status.SUCCESS) : envelope(Status.OFF_LINE);
+      // Each text is its own message (own msgId and seq): stored first, then pushed live.
+      const texts = batchMsg && batchMsg.length > 0 ? batchMsg : [msg ?? ''];
+      let live = false;
+      for (const text of texts) {
+        try {
+          const sent = await deps.router.sendPrivate(from, receiveUserId, { text });
+          live = (await sent.push()) || live;
+        } catch (err) {
+          if (!(err instanceof DeliveryError)) throw err;
+          deps.metrics.messages.inc({ kind: 'p2p', result: 'failed' });
+          if (err.wire.retryable) req.log.warn({ err, receiveUserId }, 'p2p message not stored');
+          return envelope(err.wire);
+        }
+      }
+      // CIM's answers: 9000 when the receiver got it live, 7000 when it waits in the inbox for the next login.
+      deps.metrics.messages.inc({ kind: 'p2p', result: live ? 'delivered' : 'offline' }, texts.length);
+      return live ? envelope(Status.SUCCESS) : envelope(Status.OFF_LINE);
     },
   );
 
@@ -150,8 +172,8 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
     { schema: { body: body(['receiveUserId'], { receiveUserId: userId, token }), ...emptyResponse } },
     async (req) => {
       if (unauthorized({ userId: req.body.receiveUserId, ...(req.body.token !== undefined ? { token: req.body.token } : {}) })) return envelope(Status.UNAUTHORIZED);
-      const delivered = await deps.router.deliverOffline(req.body.receiveUserId);
-      deps.metrics.messages.inc({ kind: 'offline', result: 'delivered' }, delivered);
+      // Kept for CIM's clients, which call it after start: the server already pushed the pending inbox
+      // at login (and pushes it at every login), so there is nothing left to do here.
       return envelope(Status.SUCCESS);
     },
   );

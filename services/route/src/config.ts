@@ -15,6 +15,12 @@ export const routeOptionSpecs = {
   authSecret: { type: 'string', optional: true, description: 'shared secret with the servers; when set, /login issues tokens and sender endpoints require them' },
   tokenTtl: { type: 'number', default: 86_400, min: 1, description: 'seconds a login token is valid' },
   probeTimeout: { type: 'int', default: 1000, min: 10, description: 'ms to wait for a chosen server\'s TCP port before choosing another' },
+  advertise: { type: 'string', default: 'internal', choices: ['internal', 'external'], description: 'server address /login answers with: internal (the registered host, e.g. a pod IP) or external (the address a server publishes for clients outside the cluster; servers without one are not chosen)' },
+  relayMaxConnections: { type: 'int', default: 20_000, min: 0, description: 'WebSocket connections relayed at once through GET /relay (chat through one port-forward of the route); 0 turns the relay off' },
+  relayMaxFrameBytes: { type: 'int', default: 4 * 1024 * 1024, min: 1024, description: 'largest message relayed in either direction; larger closes that relayed connection (1009)' },
+  relayConnectTimeout: { type: 'int', default: 3000, min: 100, description: 'ms to open a relayed connection\'s server side before the client is closed with 1014' },
+  inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'most pending private messages kept per user (oldest dropped first, counted in metrics)' },
+  inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'seconds a user\'s inbox lives after its last append (default 3 days)' },
   logLevel: { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 } satisfies OptionSpecs;
 

@@ -2,22 +2,30 @@
 import { systemClock, type Clock } from '../../common/src/clock.ts';
 import { createLogger, type Logger, type LogLevel } from '../../common/src/log.ts';
 import { MessageRouter } from '../../common/src/message-router.ts';
+import { registerMetaStoreMetrics } from '../../common/src/meta-store/metrics.ts';
 import type { MetaStore } from '../../common/src/meta-store/types.ts';
 import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { createMetricsRegistry } from '../../common/src/metrics.ts';
 import { parseCommandLine } from '../../common/src/options.ts';
+import type { InboxStore } from '../../common/src/inbox/types.ts';
+import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
-import { createStrategy, type StrategyName } from '../../common/src/selection.ts';
+import { advertisable } from '../../common/src/server-address.ts';
+import { createStrategy, type SelectionStrategy, type StrategyName } from '../../common/src/selection.ts';
 import { waitForSignal } from '../../common/src/signals.ts';
+import { bounded } from '../../common/src/shutdown.ts';
 import { buildRouteApp } from './app.ts';
 import { routeOptionSpecs, type RouteConfig } from './config.ts';
 import { createRouteMetrics } from './metrics.ts';
 import { cachedProbe, tcpProbe, type Probe } from './probe.ts';
+import { createRelayMetrics, WsRelay } from './relay.ts';
 
 export interface CimRouteDeps {
   readonly store: RouteStore;
+  /** every user's acknowledged inbox (shared with the servers) */
+  readonly inbox: InboxStore;
   readonly meta: MetaStore;
   readonly log: Logger;
   readonly clock?: Clock;
@@ -31,12 +39,19 @@ export interface CimRouteHandle {
   stop(): Promise<void>;
 }
 
+/** With `--advertise external`, a server that has not published an external address cannot be handed to a client. */
+function externalOnly(strategy: SelectionStrategy): SelectionStrategy {
+  return { name: strategy.name, choose: (servers, userId, exclude) => strategy.choose(advertisable(servers, 'external'), userId, exclude) };
+}
+
 export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Promise<CimRouteHandle> {
   const clock = deps.clock ?? systemClock;
   const registry = createMetricsRegistry('cim-route');
   const metrics = createRouteMetrics(registry);
+  registerMetaStoreMetrics(registry, deps.meta);
   const push = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret });
-  const router = new MessageRouter({ store: deps.store, meta: deps.meta, push, clock, log: deps.log, offlineTtlMs: 3 * 24 * 3600 * 1000, offlineMaxPerUser: 1000 });
+  const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000 };
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, onDropped: (n) => metrics.inboxDropped.inc(n) });
   await deps.meta.start();
   metrics.servers.set(deps.meta.servers().length);
   const offWatch = deps.meta.onChange((servers) => {
@@ -49,7 +64,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     loginDeps: {
       store: deps.store,
       meta: deps.meta,
-      strategy: createStrategy(config.strategy as StrategyName),
+      strategy: config.advertise === 'external' ? externalOnly(createStrategy(config.strategy as StrategyName)) : createStrategy(config.strategy as StrategyName),
       probe: deps.probe ?? cachedProbe(tcpProbe(config.probeTimeout), clock),
       pendingTtlMs: config.pendingLoginTtl * 1000,
     },
@@ -63,7 +78,15 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     ],
     authSecret: config.authSecret,
     tokenTtlMs: config.tokenTtl * 1000,
+    advertise: config.advertise === 'external' ? 'external' : 'internal',
   });
+  // GET /relay: chat through one port-forward of the route (see relay.ts).
+  const relay = new WsRelay(deps.meta, createRelayMetrics(registry), deps.log, {
+    maxConnections: config.relayMaxConnections,
+    maxFrameBytes: config.relayMaxFrameBytes,
+    connectTimeoutMs: config.relayConnectTimeout,
+  });
+  relay.attach(app.server);
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -74,7 +97,8 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     url: `http://${host}:${port}`,
     async stop() {
       offWatch();
-      await app.close();
+      relay.close();
+      await bounded(app.close(), 2000, 'closing the http server', deps.log);
       push.close?.();
     },
   };
@@ -88,10 +112,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const store = new RedisRouteStore(config.redisUrl, config.redisPassword ? { password: config.redisPassword } : {});
   store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const meta = new ZkMetaStore({ connect: config.zkConnect, root: config.zkRoot, sessionTimeoutMs: config.zkSessionTimeout, log });
-  const route = await startCimRoute(config, { store, meta, log });
+  const route = await startCimRoute(config, { store, inbox: new RedisInboxStore(store.client), meta, log });
   await waitForSignal(log);
+  // Last resort: a handle left open by a dead dependency must not keep the process past its bound.
+  setTimeout(() => {
+    log.error({ timeoutMs: ROUTE_SHUTDOWN_MS }, 'shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, ROUTE_SHUTDOWN_MS).unref();
   await route.stop();
-  await meta.close();
-  await store.close();
+  // Every step is bounded: with ZooKeeper or Redis down the route still stops.
+  await bounded(meta.close(), 500, 'closing the zookeeper client', log);
+  await bounded(store.close(), 500, 'closing the redis client', log);
+  if (store.client.status !== 'end') store.client.disconnect();
   return 0;
 }
+
+/** The route holds no long connections: its shutdown (in-flight requests, clients) ends within this. */
+const ROUTE_SHUTDOWN_MS = 4000;

@@ -9,10 +9,11 @@ export function createRouteMetrics(registry: Registry) {
     logins: new Counter({ name: 'cim_route_logins_total', help: 'Logins by result', labelNames: ['result'] as const, registers }),
     registrations: new Counter({ name: 'cim_route_registrations_total', help: 'registerAccount calls', registers }),
     messages: new Counter({ name: 'cim_route_messages_total', help: 'Messages routed, by kind and result', labelNames: ['kind', 'result'] as const, registers }),
+    inboxDropped: new Counter({ name: 'cim_inbox_dropped_total', help: 'Pending private messages dropped because an inbox exceeded --inbox-max (lost)', registers }),
     servers: new Gauge({ name: 'cim_route_live_servers', help: 'Live cim-servers in the ZooKeeper watch', registers }),
   };
   for (const r of LOGIN_RESULTS) m.logins.inc({ result: r }, 0);
-  for (const [k, r] of [['p2p', 'delivered'], ['p2p', 'offline'], ['group', 'delivered'], ['offline', 'delivered']] as const) m.messages.inc({ kind: k, result: r }, 0);
+  for (const [k, r] of [['p2p', 'delivered'], ['p2p', 'offline'], ['p2p', 'failed'], ['group', 'delivered']] as const) m.messages.inc({ kind: k, result: r }, 0);
   return m;
 }
 

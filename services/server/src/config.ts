@@ -7,6 +7,7 @@ export const serverOptionSpecs = {
   httpPort: { type: 'int', default: 8081, min: 0, max: 65535, description: 'HTTP port: WebSocket at --ws-path, /sendMsg, /push, /healthz, /readyz, /metrics; 0 = any free port' },
   wsPath: { type: 'string', default: '/ws', description: 'WebSocket path on the HTTP port' },
   advertiseHost: { type: 'string', optional: true, description: 'host registered in ZooKeeper (default: first non-loopback IPv4, else 127.0.0.1; in Kubernetes the pod IP)' },
+  externalAddressFile: { type: 'string', optional: true, description: 'JSON file {host, tcpPort, httpPort}: the address clients outside the cluster use, re-read every few seconds and published in ZooKeeper (Kubernetes external access; the operator sets it)' },
   zkConnect: { type: 'string', default: '127.0.0.1:2181', description: 'ZooKeeper connect string' },
   zkRoot: { type: 'string', default: '/cim', description: 'ZooKeeper parent node of the server registrations' },
   zkSessionTimeout: { type: 'int', default: 10_000, min: 1000, description: 'ZooKeeper session timeout in ms (a crashed server disappears after it)' },
@@ -18,6 +19,8 @@ export const serverOptionSpecs = {
   maxFrameBytes: { type: 'int', default: 65_536, min: 64, description: 'largest accepted frame; larger closes that connection' },
   maxQueueBytes: { type: 'int', default: 1_048_576, min: 1024, description: 'largest unsent backlog per connection before it is closed as a slow consumer' },
   authSecret: { type: 'string', optional: true, description: 'shared secret with the routes; when set, logins need a route-issued token and pushes need the secret' },
+  inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'most pending private messages kept per user (oldest dropped first, counted in metrics)' },
+  inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'seconds a user\'s inbox lives after its last append (default 3 days)' },
   shutdownTimeout: { type: 'number', default: 10, min: 0, description: 'seconds to drain connections on SIGTERM' },
   logLevel: { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 } satisfies OptionSpecs;

@@ -1,4 +1,9 @@
-/** Node-local registry: every open session, and the logged-in one of each userId. */
+/**
+ * Node-local registry: every open session, and the logged-in one of each userId; and the fan-out of a
+ * frame to many sessions, encoded once.
+ */
+import { encodeMessage, type CimFrame } from '../../common/src/codec.ts';
+import { encodeLengthPrefixed } from '../../common/src/framing.ts';
 import type { Session } from './session.ts';
 
 export class Hub {
@@ -34,6 +39,7 @@ export class Hub {
     return false;
   }
 
+  /** The user's logged-in session, if it is still open. */
   session(userId: number): Session | undefined {
     return this.#byUser.get(userId);
   }
@@ -48,5 +54,21 @@ export class Hub {
 
   userIds(): number[] {
     return [...this.#byUser.keys()];
+  }
+
+  /**
+   * Writes one frame to every logged-in user but `exclude`, encoded once: the same bytes go to every
+   * session (no per-session receiveUserId: protocol-2 clients know who they are, and CIM's Java client
+   * reads only sendUserName and reqMsg of a push). Returns the sessions it was written to.
+   */
+  broadcast(frame: Partial<CimFrame>, exclude: ReadonlySet<number>): Session[] {
+    const body = encodeMessage(frame);
+    const tcpFrame = encodeLengthPrefixed(body);
+    const cmd = frame.cmd ?? 0;
+    const written: Session[] = [];
+    for (const [userId, session] of this.#byUser) {
+      if (!exclude.has(userId) && session.writeEncoded(cmd, tcpFrame, body)) written.push(session);
+    }
+    return written;
   }
 }

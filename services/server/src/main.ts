@@ -6,16 +6,21 @@ import { networkInterfaces } from 'node:os';
 import { systemClock, type Clock } from '../../common/src/clock.ts';
 import { createLogger, type Logger, type LogLevel } from '../../common/src/log.ts';
 import { waitForSignal } from '../../common/src/signals.ts';
+import { bounded } from '../../common/src/shutdown.ts';
 import { MessageRouter } from '../../common/src/message-router.ts';
+import { registerMetaStoreMetrics } from '../../common/src/meta-store/metrics.ts';
 import type { MetaStore, Registration } from '../../common/src/meta-store/types.ts';
 import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { createMetricsRegistry } from '../../common/src/metrics.ts';
 import { parseCommandLine } from '../../common/src/options.ts';
-import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
+import type { InboxStore } from '../../common/src/inbox/types.ts';
+import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
+import { HttpPushTransport, LocalShortcutPushTransport, type PushTransport } from '../../common/src/push.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { formatServerAddress, type ServerNodeData } from '../../common/src/server-address.ts';
 import { buildServerApp } from './app.ts';
+import { ExternalAddressWatch } from './external-address.ts';
 import { serverOptionSpecs, type ServerConfig } from './config.ts';
 import { sweepIntervalMs } from './heartbeat.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -24,11 +29,12 @@ import { TcpTransport } from './transport/tcp.ts';
 import { WsTransport } from './transport/ws.ts';
 
 export const SERVER_VERSION = '0.1.0';
-const OFFLINE_TTL_MS = 3 * 24 * 3600 * 1000;
 const NODE_DATA_INTERVAL_MS = 5000;
 
 export interface CimServerDeps {
   readonly store: RouteStore;
+  /** every user's acknowledged inbox (shared with the routes and the other servers) */
+  readonly inbox: InboxStore;
   readonly meta: MetaStore;
   readonly log: Logger;
   readonly clock?: Clock;
@@ -56,18 +62,19 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   const clock = deps.clock ?? systemClock;
   const registry = createMetricsRegistry('cim-server');
   const metrics = createServerMetrics(registry);
+  registerMetaStoreMetrics(registry, deps.meta);
   let selfId = '';
   const httpPush = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret });
   // Pushes to this very server skip HTTP.
-  const push: PushTransport = {
-    push: async (server, request) => (server === selfId ? node.handlePush(request) : httpPush.push(server, request)),
-  };
-  const router = new MessageRouter({ store: deps.store, meta: deps.meta, push, clock, log: deps.log, offlineTtlMs: OFFLINE_TTL_MS, offlineMaxPerUser: 1000 });
+  const push = new LocalShortcutPushTransport(() => selfId, (request) => node.handlePush(request), httpPush);
+  const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000 };
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, onDropped: (n) => metrics.inboxDropped.inc(n) });
   const node: ServerNode = new ServerNode({
     get selfId() {
       return selfId;
     },
     store: deps.store,
+    inbox: deps.inbox,
     router,
     clock,
     log: deps.log,
@@ -101,7 +108,10 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   const address = { host: config.advertiseHost ?? defaultAdvertiseHost(), tcpPort, httpPort };
   selfId = formatServerAddress(address);
 
-  const nodeData = (): ServerNodeData => ({ wsPath: config.wsPath, version: SERVER_VERSION, connections: node.hub.connectionCount, startedAt: clock.now() });
+  // Kubernetes external access: the address outside clients use, published with the node data.
+  const external = config.externalAddressFile ? new ExternalAddressWatch({ path: config.externalAddressFile, log: deps.log }) : undefined;
+  await external?.start();
+  const nodeData = (): ServerNodeData => ({ wsPath: config.wsPath, version: SERVER_VERSION, connections: node.hub.connectionCount, startedAt: clock.now(), ...(external?.current ? { external: external.current } : {}) });
   await deps.meta.start();
   let registration: Registration | undefined;
   const register = async () => {
@@ -117,11 +127,12 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   const presenceTimer = setInterval(() => {
     node.refreshPresence().catch((err: unknown) => deps.log.warn({ err }, 'presence refresh failed'));
   }, (config.presenceTtl * 1000) / 3);
-  let lastPublished = -1;
+  let lastPublished = '';
   const dataTimer = setInterval(() => {
     if (!registration) return void register();
-    if (node.hub.connectionCount === lastPublished) return;
-    lastPublished = node.hub.connectionCount;
+    const published = `${node.hub.connectionCount}|${JSON.stringify(external?.current ?? null)}`;
+    if (published === lastPublished) return;
+    lastPublished = published;
     registration.update(nodeData()).catch(() => undefined);
   }, NODE_DATA_INTERVAL_MS);
   for (const t of [sweepTimer, presenceTimer, dataTimer]) t.unref();
@@ -140,19 +151,21 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
       stopping ??= (async () => {
         shuttingDown = true;
         clearInterval(dataTimer);
+        external?.stop();
+        // Every step is bounded: with ZooKeeper or Redis down, --shutdown-timeout still holds.
+        const deadline = clock.now() + config.shutdownTimeout * 1000;
         // Deregister first: routes stop choosing this server before its clients come back to them.
-        await registration?.deregister().catch((err: unknown) => deps.log.warn({ err }, 'deregistration failed'));
+        await bounded(registration?.deregister(), 1000, 'deregistration', deps.log);
         ws.stopAccepting();
         const tcpClosed = tcp.stopAccepting();
-        await node.drain();
-        const deadline = clock.now() + config.shutdownTimeout * 1000;
+        await bounded(node.drain(), deadline - clock.now(), 'draining sessions', deps.log);
         while (tcp.openSockets + ws.openSockets > 0 && clock.now() < deadline) await new Promise((r) => setTimeout(r, 50));
         tcp.destroyAll();
         ws.close();
         await tcpClosed;
         clearInterval(sweepTimer);
         clearInterval(presenceTimer);
-        await app.close();
+        await bounded(app.close(), 500, 'closing the http server', deps.log);
         httpPush.close?.();
         deps.log.info({ server: selfId }, 'cim-server stopped');
       })();
@@ -170,10 +183,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const store = new RedisRouteStore(config.redisUrl, config.redisPassword ? { password: config.redisPassword } : {});
   store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const meta = new ZkMetaStore({ connect: config.zkConnect, root: config.zkRoot, sessionTimeoutMs: config.zkSessionTimeout, log });
-  const server = await startCimServer(config, { store, meta, log });
+  const server = await startCimServer(config, { store, inbox: new RedisInboxStore(store.client), meta, log });
   await waitForSignal(log);
+  // Last resort: a handle left open by a dead dependency must not keep the process past its bound.
+  setTimeout(() => {
+    log.error({ shutdownTimeoutSec: config.shutdownTimeout }, 'shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, config.shutdownTimeout * 1000 + 900).unref();
   await server.stop();
-  await meta.close();
-  await store.close();
+  await bounded(meta.close(), 500, 'closing the zookeeper client', log);
+  await bounded(store.close(), 500, 'closing the redis client', log);
+  if (store.client.status !== 'end') store.client.disconnect();
   return 0;
 }

@@ -1,9 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CloseReason } from './session.ts';
+import { CloseCodes, type CloseReason } from '../../common/src/codes.ts';
 
-const CLOSE_REASONS: readonly CloseReason[] = [
-  'client-closed', 'heartbeat-timeout', 'login-timeout', 'login-refused', 'bad-frame', 'oversize-frame', 'slow-consumer', 'replaced', 'moved-elsewhere', 'shutdown',
-];
+const CLOSE_REASONS = Object.keys(CloseCodes) as CloseReason[];
 
 export function createServerMetrics(registry: Registry) {
   const registers = [registry];
@@ -15,6 +13,7 @@ export function createServerMetrics(registry: Registry) {
     messagesOut: new Counter({ name: 'cim_server_messages_out_total', help: 'Frames written to clients by command', labelNames: ['cmd'] as const, registers }),
     closes: new Counter({ name: 'cim_server_connections_closed_total', help: 'Closed connections by reason', labelNames: ['reason'] as const, registers }),
     evictions: new Counter({ name: 'cim_server_evictions_total', help: 'Connections evicted by the server (heartbeat, login timeout, slow consumer, bad frames)', labelNames: ['reason'] as const, registers }),
+    inboxDropped: new Counter({ name: 'cim_inbox_dropped_total', help: 'Pending private messages dropped because an inbox exceeded --inbox-max (lost)', registers }),
     pushLatency: new Histogram({
       name: 'cim_server_push_duration_seconds',
       help: 'Time to handle one push (route -> server) until its frames are written',

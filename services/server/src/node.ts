@@ -1,48 +1,45 @@
 /**
- * The server's core: sessions of every transport, their frames (login, ping, in-band messages),
- * pushes from routes, heartbeat eviction and presence refresh. Transports and HTTP stay thin.
+ * The server core: the SessionHost of every transport (open, frame, closed), the per-session frame
+ * queue, pushes from routes (fan-out through the hub), heartbeat eviction and presence refresh.
+ * Login, messages, receipts/sync, replay and drain live in their own modules.
  */
-import { verifyToken } from '../../common/src/auth.ts';
 import { Command, COMMAND_NAMES, decodeMessage, PONG_BODY, Prop, type CimFrame } from '../../common/src/codec.ts';
 import { encodeLengthPrefixed } from '../../common/src/framing.ts';
-import type { Clock } from '../../common/src/clock.ts';
-import type { Logger } from '../../common/src/log.ts';
-import type { MessageRouter } from '../../common/src/message-router.ts';
 import type { PushRequest, PushResult } from '../../common/src/push.ts';
-import type { RouteStore } from '../../common/src/route-store/types.ts';
-import { Status } from '../../common/src/status.ts';
-import { findExpiredSessions, type HeartbeatPolicy } from './heartbeat.ts';
+import { closeSession, type ServerNodeOptions } from './context.ts';
+import { drainSessions } from './drain.ts';
+import { findExpiredSessions } from './heartbeat.ts';
 import { Hub } from './hub.ts';
-import type { ServerMetrics } from './metrics.ts';
+import { LoginHandler } from './login.ts';
+import { MessageHandler } from './message-handler.ts';
+import { ReceiptHandler } from './receipts.ts';
+import { InboxReplayer } from './replay.ts';
+import type { SessionHost } from './session-host.ts';
 import { Session, type CloseReason, type TransportPort } from './session.ts';
 
-export interface ServerNodeOptions {
-  /** this server's `host:tcpPort:httpPort` */
-  readonly selfId: string;
-  readonly store: RouteStore;
-  readonly router: MessageRouter;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly metrics: ServerMetrics;
-  readonly policy: HeartbeatPolicy;
-  readonly presenceTtlMs: number;
-  readonly maxQueueBytes: number;
-  readonly authSecret?: string | undefined;
-}
+export type { ServerNodeOptions } from './context.ts';
 
 const PONG_TCP = encodeLengthPrefixed(PONG_BODY);
-const MAX_USER_NAME = 128;
 const EVICTIONS = new Set<CloseReason>(['heartbeat-timeout', 'login-timeout', 'slow-consumer', 'bad-frame', 'oversize-frame']);
+const PUSH_CMDS = { MESSAGE: Command.MESSAGE, OFFLINE: Command.OFFLINE, RECEIPT: Command.RECEIPT } as const;
 
-export class ServerNode {
+export class ServerNode implements SessionHost {
   readonly hub = new Hub();
   readonly #o: ServerNodeOptions;
+  readonly #replayer: InboxReplayer;
+  readonly #login: LoginHandler;
+  readonly #messages: MessageHandler;
+  readonly #receipts: ReceiptHandler;
   /** per-session promise chain: frames of one client are handled in order */
   readonly #queues = new WeakMap<Session, Promise<void>>();
   #draining = false;
 
   constructor(options: ServerNodeOptions) {
     this.#o = options;
+    this.#replayer = new InboxReplayer(options);
+    this.#login = new LoginHandler(options, this.hub, this.#replayer, () => this.#draining);
+    this.#messages = new MessageHandler(options);
+    this.#receipts = new ReceiptHandler(options, this.#replayer);
   }
 
   get selfId(): string {
@@ -53,9 +50,8 @@ export class ServerNode {
     return this.#draining;
   }
 
-  // ---- connections --------------------------------------------------------------------------
+  // ---- SessionHost ---------------------------------------------------------------------------
 
-  /** Called by a transport for each new connection. */
   open(transport: TransportPort): Session {
     const session = new Session(transport, this.#o.clock.now());
     this.hub.add(session);
@@ -64,10 +60,8 @@ export class ServerNode {
     return session;
   }
 
-  /** Called by a transport once its connection is closed, whoever closed it. */
   closed(session: Session): void {
-    if (session.status === 'closed') return;
-    session.status = 'closed';
+    if (!session.markClosed()) return;
     const reason = session.closeReason ?? 'client-closed';
     this.#o.metrics.connections.dec({ transport: session.transport.kind });
     this.#o.metrics.closes.inc({ reason });
@@ -81,8 +75,8 @@ export class ServerNode {
     }
   }
 
-  /** A frame (protobuf body) from a client. Never throws: bad input closes that one connection. */
-  handleFrame(session: Session, body: Uint8Array): void {
+  frame(session: Session, body: Uint8Array): void {
+    if (!session.open) return;
     let frame: CimFrame;
     try {
       frame = decodeMessage(body);
@@ -90,139 +84,77 @@ export class ServerNode {
       this.reject(session, 'bad-frame', (err as Error).message);
       return;
     }
-    session.lastReadAt = this.#o.clock.now();
+    session.touch(this.#o.clock.now());
     this.#o.metrics.framesIn.inc({ cmd: COMMAND_NAMES[frame.cmd] ?? 'UNKNOWN' });
     if (frame.cmd === Command.PING) {
       // Answered at once, outside the per-session queue: a heartbeat must not wait behind messages.
-      if (session.writeRaw(PONG_TCP, PONG_BODY)) this.#o.metrics.messagesOut.inc({ cmd: 'PING' });
+      if (session.writeEncoded(Command.PING, PONG_TCP, PONG_BODY)) this.#o.metrics.messagesOut.inc({ cmd: 'PING' });
       return;
     }
     const previous = this.#queues.get(session) ?? Promise.resolve();
-    const next = previous.then(() => this.#dispatch(session, frame)).catch((err: unknown) => {
-      this.#o.log.error({ err, userId: session.userId }, 'frame handling failed');
-    });
+    const next = previous
+      .then(() => this.#dispatch(session, frame))
+      .catch((err: unknown) => {
+        this.#o.log.error({ err, userId: session.userId, cmd: frame.cmd }, 'frame handling failed');
+        // Every in-band MESSAGE gets an answer, also when its handling failed unexpectedly.
+        if (frame.cmd === Command.MESSAGE) this.#messages.answerFailure(session, frame);
+      });
     this.#queues.set(session, next);
   }
 
-  /** Closes a connection because of what it sent, with a logged reason. */
   reject(session: Session, reason: CloseReason, detail: string): void {
-    this.#o.log.info({ reason, detail, userId: session.userId || undefined, remote: session.transport.remoteAddress }, 'closing connection');
-    session.close(reason);
+    closeSession(this.#o.log, session, reason, detail);
   }
 
   async #dispatch(session: Session, frame: CimFrame): Promise<void> {
-    if (session.status === 'closed') return;
+    if (!session.open) return;
     switch (frame.cmd) {
       case Command.LOGIN_REQUEST:
-        return this.#handleLogin(session, frame);
+        return this.#login.handle(session, frame);
       case Command.MESSAGE:
-        return this.#handleMessage(session, frame);
+        return this.#messages.handle(session, frame);
+      case Command.RECEIPT:
+        return this.#receipts.receipt(session, frame);
+      case Command.SYNC:
+        return this.#receipts.sync(session, frame);
       default:
         // CIM ignores OFFLINE and unknown commands from clients; so do we (they are not errors).
         return;
     }
   }
 
-  async #handleLogin(session: Session, frame: CimFrame): Promise<void> {
-    const userId = frame.requestId;
-    const userName = frame.reqMsg;
-    session.protocol = frame.properties[Prop.protocol] ?? '';
-    const refuse = (code: string, reason: string) => {
-      this.#o.metrics.logins.inc({ result: 'refused' });
-      session.write({ cmd: Command.LOGIN_RESPONSE, requestId: userId, properties: { [Prop.code]: code, [Prop.reason]: reason } });
-      this.reject(session, 'login-refused', reason);
-    };
-    if (session.status === 'ready') {
-      if (userId === session.userId) session.write({ cmd: Command.LOGIN_RESPONSE, requestId: userId, properties: { [Prop.code]: Status.SUCCESS.code } });
-      else refuse(Status.VALIDATION_FAIL.code, 'already logged in as another user on this connection');
-      return;
-    }
-    if (!Number.isSafeInteger(userId) || userId <= 0 || userName === '' || userName.length > MAX_USER_NAME) {
-      return refuse(Status.VALIDATION_FAIL.code, 'LOGIN_REQUEST needs requestId = userId > 0 and reqMsg = userName');
-    }
-    if (this.#draining) return refuse(Status.SERVER_NOT_AVAILABLE.code, 'server is shutting down');
-    if (this.#o.authSecret) {
-      const check = verifyToken(this.#o.authSecret, frame.properties[Prop.token], userId, this.#o.clock.now());
-      if (!check.ok) return refuse(Status.UNAUTHORIZED.code, `token ${check.reason}`);
-    }
-    const account = await this.#o.store.getAccount(userId);
-    if (!account || account.userName !== userName) return refuse(Status.ACCOUNT_NOT_MATCH.code, Status.ACCOUNT_NOT_MATCH.message);
-    const { movedElsewhere } = await this.#o.store.refreshPresence(this.#o.selfId, [userId], this.#o.presenceTtlMs);
-    if (movedElsewhere.includes(userId)) return refuse(Status.REPEAT_LOGIN.code, 'user is online on another server; log in through the route');
-    if (session.status === 'closed') {
-      if (!this.hub.session(userId)) await this.#o.store.logout(userId, this.#o.selfId);
-      return;
-    }
-    session.userId = userId;
-    session.userName = userName;
-    session.status = 'ready';
-    this.hub.bindUser(session)?.close('replaced');
-    this.#o.metrics.users.set(this.hub.userCount);
-    this.#o.metrics.logins.inc({ result: 'ok' });
-    this.#o.log.debug({ userId, transport: session.transport.kind, protocol: session.protocol || '1' }, 'client logged in');
-    session.write({ cmd: Command.LOGIN_RESPONSE, requestId: userId, properties: { [Prop.code]: Status.SUCCESS.code } });
-    // Messages stored while the user was offline arrive at every login, not only when a client asks
-    // (CIM fetched them once, 5 s after the client started, and never after a reconnect).
-    this.#o.router.deliverOffline(userId).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'offline delivery failed'));
-  }
-
-  async #handleMessage(session: Session, frame: CimFrame): Promise<void> {
-    const msgId = frame.properties[Prop.msgId] ?? '';
-    const ack = (code: string, reason?: string) =>
-      session.write({ cmd: Command.MESSAGE_ACK, requestId: session.userId, properties: { [Prop.msgId]: msgId, [Prop.code]: code, ...(reason ? { [Prop.reason]: reason } : {}) } });
-    if (session.status !== 'ready') {
-      ack(Status.VALIDATION_FAIL.code, 'log in first');
-      return this.reject(session, 'bad-frame', 'MESSAGE before LOGIN_REQUEST');
-    }
-    const hasBatch = frame.batchReqMsg.length > 0;
-    if (frame.reqMsg === '' && !hasBatch) return void ack(Status.VALIDATION_FAIL.code, 'empty message');
-    const from = { userId: session.userId, userName: session.userName };
-    const receiver = frame.properties[Prop.receiveUserId];
-    const content = hasBatch ? { batchMsg: frame.batchReqMsg, msgId } : { msg: frame.reqMsg, msgId };
-    if (receiver === undefined || receiver === '') {
-      if (hasBatch) return void ack(Status.VALIDATION_FAIL.code, 'group messages carry one text');
-      await this.#o.router.sendGroup(from, content);
-      return void ack(Status.SUCCESS.code);
-    }
-    if (!/^\d{1,16}$/.test(receiver) || Number(receiver) <= 0) return void ack(Status.VALIDATION_FAIL.code, 'receiveUserId must be a user id');
-    const result = await this.#o.router.sendPrivate(from, Number(receiver), content);
-    ack(result === 'delivered' ? Status.SUCCESS.code : Status.OFF_LINE.code, result === 'delivered' ? undefined : Status.OFF_LINE.message);
-  }
-
   // ---- pushes ------------------------------------------------------------------------------
 
-  /** Writes a push to local sessions (route -> server, or a local shortcut). */
+  /** Writes a push to local sessions (route -> server, or the local shortcut). */
   handlePush(request: PushRequest): PushResult {
     const started = performance.now();
-    const cmd = request.cmd === 'OFFLINE' ? Command.OFFLINE : Command.MESSAGE;
     const cmdName = request.cmd ?? 'MESSAGE';
-    const batch = request.batchMsg && request.batchMsg.length > 0 ? request.batchMsg : undefined;
-    const sentAt = Number(request.properties[Prop.sentAt] ?? 0);
+    const cmd = PUSH_CMDS[cmdName];
+    const batch = request.batchMsg && request.batchMsg.length > 0 ? [...request.batchMsg] : undefined;
+    const content = batch ? { batchReqMsg: batch } : { reqMsg: request.msg ?? '' };
     let delivered = 0;
     const offline: number[] = [];
-    const deliver = (userId: number, session: Session) => {
-      const frame: Partial<CimFrame> = {
-        requestId: userId,
-        cmd,
-        properties: { ...request.properties, [Prop.receiveUserId]: String(userId) },
-        ...(batch ? { batchReqMsg: [...batch] } : { reqMsg: request.msg ?? '' }),
-      };
-      if (!session.write(frame)) return false;
-      this.#checkBackpressure(session);
+    const written = (session: Session) => {
+      delivered++;
       this.#o.metrics.messagesOut.inc({ cmd: cmdName });
-      return true;
+      this.#checkBackpressure(session);
     };
     if (request.broadcast) {
-      const exclude = new Set(request.excludeUserIds ?? []);
-      for (const [userId, session] of this.hub.users()) {
-        if (!exclude.has(userId) && deliver(userId, session)) delivered++;
-      }
+      // One encode for everyone: no per-session fields in a broadcast frame.
+      for (const s of this.hub.broadcast({ cmd, properties: { ...request.properties }, ...content }, new Set(request.excludeUserIds ?? []))) written(s);
     }
+    const seq = request.properties[Prop.seq];
     for (const userId of request.receivers ?? []) {
       const session = this.hub.session(userId);
-      if (session && session.status === 'ready' && deliver(userId, session)) delivered++;
-      else offline.push(userId);
+      // A receipt names the reader in receiveUserId; messages name their receiver.
+      const properties = cmd === Command.RECEIPT ? { ...request.properties } : { ...request.properties, [Prop.receiveUserId]: String(userId) };
+      if (session && session.status === 'ready' && session.write({ requestId: userId, cmd, properties, ...content })) {
+        written(session);
+        // CIM's clients cannot acknowledge: a stored message written to one leaves the inbox now.
+        if (cmd === Command.MESSAGE && seq !== undefined && !session.speaksExtensions && /^\d{1,15}$/.test(seq)) this.#replayer.ackForCimClient(userId, Number(seq));
+      } else offline.push(userId);
     }
+    const sentAt = Number(request.properties[Prop.sentAt] ?? 0);
     const now = this.#o.clock.now();
     if (delivered > 0 && sentAt > 0 && now >= sentAt) this.#o.metrics.deliveryLatency.observe((now - sentAt) / 1000);
     this.#o.metrics.pushLatency.observe((performance.now() - started) / 1000);
@@ -255,16 +187,9 @@ export class ServerNode {
     }
   }
 
-  // ---- shutdown ----------------------------------------------------------------------------
-
-  /** Tells every client to reconnect elsewhere and closes its connection; clears their presence. */
+  /** Stops logins, sends GOAWAY 1001 (reconnect) to every client, closes it and clears presence. */
   async drain(): Promise<void> {
     this.#draining = true;
-    const users = this.hub.userIds();
-    for (const session of [...this.hub.sessions()]) {
-      session.write({ cmd: Command.GOAWAY, requestId: session.userId, reqMsg: 'server shutting down; log in again' });
-      session.close('shutdown');
-    }
-    await Promise.allSettled(users.map((userId) => this.#o.store.logout(userId, this.#o.selfId)));
+    await drainSessions(this.hub, this.#o.store, this.#o.selfId, this.#o.log);
   }
 }

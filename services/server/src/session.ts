@@ -1,33 +1,25 @@
 /**
- * One client connection, whatever its transport. Status: `connecting` (no login yet) -> `ready`
- * (logged in) -> `closed`. Transports give it a `write` for encoded frames and a `close`.
+ * One client connection, whatever its transport. The session owns its state changes:
+ * `connecting` (no login yet) -> `ready` (logged in) -> `closing` (server asked to close) -> `closed`
+ * (the transport reported the end). Writes are honest: on a closing or closed session, or a transport
+ * that can no longer send, write() returns false and nothing counts as delivered.
  */
-import { Command, encodeMessage, encodeTcpFrame, PROTOCOL_VERSION, type CimFrame } from '../../common/src/codec.ts';
+import { CloseCodes, type CloseReason } from '../../common/src/codes.ts';
+import { Command, encodeMessage, encodeTcpFrame, Prop, PROTOCOL_VERSION, type CimFrame } from '../../common/src/codec.ts';
 
-export type SessionStatus = 'connecting' | 'ready' | 'closed';
+export type SessionState = 'connecting' | 'ready' | 'closing' | 'closed';
 export type TransportKind = 'tcp' | 'ws';
-
-/** Why a connection ended; the range says whether the client should reconnect. */
-export type CloseReason =
-  | 'client-closed'
-  | 'heartbeat-timeout'
-  | 'login-timeout'
-  | 'login-refused'
-  | 'bad-frame'
-  | 'oversize-frame'
-  | 'slow-consumer'
-  | 'replaced'
-  | 'moved-elsewhere'
-  | 'shutdown';
+export type { CloseReason };
 
 export interface TransportPort {
   readonly kind: TransportKind;
   readonly remoteAddress: string;
   /** bytes accepted by the transport but not yet sent */
   bufferedBytes(): number;
-  writeBytes(bytes: Uint8Array): void;
-  /** Closes the connection; `closed` must be reported back through Session.markClosed. */
-  close(reason: CloseReason): void;
+  /** Queues bytes; false when the connection can no longer send (they are dropped). */
+  writeBytes(bytes: Uint8Array): boolean;
+  /** Closes the connection with this close code (WebSocket: the same number); the end is reported back through SessionHost.closed. */
+  close(code: number, reason: string): void;
 }
 
 let nextSessionId = 1;
@@ -36,42 +28,107 @@ export class Session {
   readonly id = nextSessionId++;
   readonly transport: TransportPort;
   readonly connectedAt: number;
-  status: SessionStatus = 'connecting';
-  userId = 0;
-  userName = '';
-  /** '2' when the client speaks this project's extensions; '' for CIM's clients */
-  protocol = '';
-  lastReadAt: number;
-  closeReason: CloseReason | undefined;
+  #state: SessionState = 'connecting';
+  #userId = 0;
+  #userName = '';
+  #protocol = '';
+  #lastReadAt: number;
+  #closeReason: CloseReason | undefined;
 
   constructor(transport: TransportPort, now: number) {
     this.transport = transport;
     this.connectedAt = now;
-    this.lastReadAt = now;
+    this.#lastReadAt = now;
   }
 
+  get status(): SessionState {
+    return this.#state;
+  }
+  get userId(): number {
+    return this.#userId;
+  }
+  get userName(): string {
+    return this.#userName;
+  }
+  /** '2' when the client speaks this project's extensions; '' for CIM's clients */
+  get protocol(): string {
+    return this.#protocol;
+  }
+  get lastReadAt(): number {
+    return this.#lastReadAt;
+  }
+  get closeReason(): CloseReason | undefined {
+    return this.#closeReason;
+  }
   get speaksExtensions(): boolean {
-    return this.protocol !== '' && this.protocol >= PROTOCOL_VERSION;
+    return this.#protocol !== '' && this.#protocol >= PROTOCOL_VERSION;
+  }
+  /** open for frames: not closing or closed */
+  get open(): boolean {
+    return this.#state === 'connecting' || this.#state === 'ready';
   }
 
-  /** Writes one frame; returns false when the session is closed. */
+  /** A frame arrived (for the heartbeat). */
+  touch(now: number): void {
+    this.#lastReadAt = now;
+  }
+
+  /** The protocol a LOGIN_REQUEST announced; decides which frames the client may get (also a refusal). */
+  announceProtocol(protocol: string): void {
+    if (this.#state === 'connecting') this.#protocol = protocol.length <= 8 ? protocol : '';
+  }
+
+  /** connecting -> ready. @returns false when the session is no longer connecting (closed meanwhile). */
+  login(userId: number, userName: string): boolean {
+    if (this.#state !== 'connecting') return false;
+    this.#userId = userId;
+    this.#userName = userName;
+    this.#state = 'ready';
+    return true;
+  }
+
+  /** Writes one frame; false when it was not handed to an open connection. */
   write(frame: Partial<CimFrame>): boolean {
-    if (this.status === 'closed') return false;
-    // Extension frames would confuse CIM's Java client, which treats any unknown cmd as a message.
-    if (!this.speaksExtensions && frame.cmd !== undefined && frame.cmd > Command.OFFLINE) return false;
-    this.transport.writeBytes(this.transport.kind === 'tcp' ? encodeTcpFrame(frame) : encodeMessage(frame));
-    return true;
+    if (!this.open || !this.#accepts(frame.cmd)) return false;
+    return this.transport.writeBytes(this.transport.kind === 'tcp' ? encodeTcpFrame(frame) : encodeMessage(frame));
   }
 
-  writeRaw(tcpFrame: Uint8Array, body: Uint8Array): boolean {
-    if (this.status === 'closed') return false;
-    this.transport.writeBytes(this.transport.kind === 'tcp' ? tcpFrame : body);
-    return true;
+  /** Writes a frame encoded once for many sessions (`tcpFrame` = length-prefixed `body`). */
+  writeEncoded(cmd: number, tcpFrame: Uint8Array, body: Uint8Array): boolean {
+    if (!this.open || !this.#accepts(cmd)) return false;
+    return this.transport.writeBytes(this.transport.kind === 'tcp' ? tcpFrame : body);
   }
 
+  // Extension frames would confuse CIM's Java client, which treats any unknown cmd as a message.
+  #accepts(cmd: number | undefined): boolean {
+    return this.speaksExtensions || cmd === undefined || cmd <= Command.OFFLINE;
+  }
+
+  /**
+   * Server-initiated close: protocol-2 clients first get GOAWAY {code, reconnect, reason}; then the
+   * transport closes with the same code. Idempotent; the first reason wins.
+   */
   close(reason: CloseReason): void {
-    if (this.status === 'closed') return;
-    this.closeReason ??= reason;
-    this.transport.close(reason);
+    if (!this.open) return;
+    const code = CloseCodes[reason];
+    if (reason !== 'client-closed' && this.speaksExtensions) {
+      this.write({
+        cmd: Command.GOAWAY,
+        requestId: this.#userId,
+        reqMsg: code.reason,
+        properties: { [Prop.code]: String(code.code), [Prop.reconnect]: code.reconnect ? '1' : '0' },
+      });
+    }
+    this.#closeReason = reason;
+    this.#state = 'closing';
+    this.transport.close(code.code, code.reason);
+  }
+
+  /** The transport reported the end. @returns false when it was already reported. */
+  markClosed(): boolean {
+    if (this.#state === 'closed') return false;
+    this.#closeReason ??= 'client-closed';
+    this.#state = 'closed';
+    return true;
   }
 }

@@ -93,6 +93,8 @@ function httpsGet(url: string, token?: string): Promise<{ status: number; body: 
 export async function startControlPlane(
   binDir: string,
   beforeControllers: (adminKubeconfig: string) => Promise<void> = async () => {},
+  // test/e2e-node (a real kubelet): later flags override earlier ones; extra `token,user,uid,"groups"` lines.
+  extra: { apiserverArgs?: string[]; controllerManagerArgs?: string[]; tokenLines?: string[] } = {},
 ): Promise<ControlPlane> {
   const workDir = mkdtempSync(join(tmpdir(), 'cim-e2e-'));
   // etcd fsyncs on every write; tmpfs keeps the apiserver fast on slow disks.
@@ -138,6 +140,7 @@ export async function startControlPlane(
       [
         `${adminToken},admin,admin-uid,"system:masters"`,
         `${operatorToken},${OPERATOR_USER},operator-uid,"system:serviceaccounts,system:serviceaccounts:${OPERATOR_NAMESPACE}"`,
+        ...(extra.tokenLines ?? []),
         '',
       ].join('\n'),
     );
@@ -165,6 +168,7 @@ export async function startControlPlane(
           // Would taint new nodes not-ready; removing that taint is the node lifecycle controller's job, which is
           // off because fake nodes send no kubelet heartbeats.
           '--disable-admission-plugins=TaintNodesByCondition',
+          ...(extra.apiserverArgs ?? []),
         ],
         { logDir },
       ),
@@ -195,6 +199,7 @@ export async function startControlPlane(
           '--controllers=*,-node-lifecycle-controller,-node-ipam-controller,-service-lb-controller,-node-route-controller',
           '--concurrent-statefulset-syncs=5',
           '--concurrent-gc-syncs=10',
+          ...(extra.controllerManagerArgs ?? []),
         ],
         { logDir },
       ),

@@ -1,23 +1,25 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeCim, type FakeCim } from '../testing/fake-cim.ts';
+import { createClient } from '../sdk/client.ts';
+import { seenKey } from '../sdk/seen-store.ts';
+import { startTestCim, type TestCim } from '../testing/test-cim.ts';
 import { TextSink } from '../testing/text-sink.ts';
 import { historyFileName } from './history.ts';
-import { main } from './main.ts';
+import { main, SEEN_FILE } from './main.ts';
 
-let cim: FakeCim;
+let cim: TestCim;
 let historyDir: string;
 let running: Chat[] = [];
 
 beforeEach(async () => {
-  cim = await startFakeCim({ servers: 2 });
+  cim = await startTestCim({ servers: 2 });
   historyDir = await mkdtemp(join(tmpdir(), 'cim-chat-'));
 });
 afterEach(async () => {
-  // Quit the chats before the fake cluster goes away, so their logout reaches the route.
+  // Quit the chats before the cluster goes away, so their logout reaches the route.
   await Promise.all(running.map(async (chat) => (chat.stdin.end(':q!\n'), await chat.exit)));
   running = [];
   await cim.stop();
@@ -37,7 +39,7 @@ async function startChat(user: string, extra: string[] = [], env: NodeJS.Process
   const stdin = new PassThrough();
   const stdout = new TextSink();
   const stderr = new TextSink();
-  const exit = main(['--route', cim.routeUrl, '--user', user, '--history-dir', historyDir, ...extra], env, { stdin, stdout, stderr, handleSignals: false });
+  const exit = main(['--route', cim.routeUrl, '--user', user, '--history-dir', historyDir, ...extra], env, { stdin, stdout, stderr, handleSignals: false, fetch: cim.fetch });
   const chat: Chat = {
     stdin,
     stdout,
@@ -72,7 +74,7 @@ describe('cim chat options', () => {
   });
 
   it('exits 1 with the reason when the login fails', async () => {
-    cim.loginFailure = { code: '7100', message: 'cim server is not available, please try again later!' };
+    for (const server of cim.servers) await server.stop(); // no server registered: the route answers 7100
     const stderr = new TextSink();
     const code = await main(['--route', cim.routeUrl, '--user', 'x'], {}, { stdin: new PassThrough(), stdout: new TextSink(), stderr, handleSignals: false });
     expect(code).toBe(1);
@@ -85,7 +87,7 @@ describe('cim chat options', () => {
     const exit = main([], { CIM_ROUTE: cim.routeUrl, CIM_USER: 'envuser', CIM_HISTORY_DIR: historyDir, CIM_ONCE: 'true' }, { stdin, stdout, stderr: new TextSink(), handleSignals: false });
     stdin.end('from env\n');
     expect(await exit).toBe(0);
-    expect(stdout.text).toContain('you -> all: from env');
+    expect(stdout.text).toContain('✓ you -> all: from env');
   });
 });
 
@@ -122,7 +124,7 @@ describe('cim chat commands', () => {
     await alice.say('abc;;hi', '! usage: USERID;;TEXT');
     await alice.say('123;;', '! usage: USERID;;TEXT');
     await alice.say('@albert', '! usage: @NAME TEXT');
-    await alice.say('424242;;anyone?', '! user 424242 is offline; message not delivered');
+    await alice.say('424242;;anyone?', '! user 424242 does not exist; message not sent');
     await alice.say('@nobody hi', '! nobody is not online; message not sent');
     await alice.say(':smile: is a message, not a command', 'you -> all: 😄 is a message, not a command');
     // The loop is still alive after all of that.
@@ -192,5 +194,65 @@ describe('cim chat commands', () => {
     await bob.stdout.waitFor('reconnected via ws://');
     await bob.say(`${aliceId};;back`, 'you -> #');
     await alice.stdout.waitFor('bob: back');
+  });
+});
+
+describe('cim chat receipts and the persisted seen-store', () => {
+  it('shows ✓ sent, ✓✓ delivered and read; the receiver sends READ for what it displayed', async () => {
+    const alice = await startChat('alice');
+    const bob = await startChat('bob');
+    await alice.say('@bob are you there?', /\] ✓ you -> bob\(\d+\): are you there\?/);
+    await bob.stdout.waitFor('alice: are you there?');
+    await alice.stdout.waitFor(/\* ✓✓ read by bob\(\d+\): "are you there\?"/);
+    // Each is shown once, and a delivered receipt arriving after "read" says nothing new.
+    const text = alice.stdout.text;
+    expect(text.match(/read by bob/g)).toHaveLength(1);
+    expect(text.match(/delivered to bob/g) ?? []).toHaveLength(text.indexOf('delivered to bob') === -1 ? 0 : 1);
+    if (text.includes('delivered to bob')) expect(text.indexOf('delivered to bob')).toBeLessThan(text.indexOf('read by bob'));
+  });
+
+  it('says when the receiver is offline: the message waits in their inbox and arrives at their login', async () => {
+    const bob = await startChat('bob');
+    const bobId = Number(/userId (\d+)/.exec(bob.stdout.text)![1]);
+    await bob.say(':q!', '* bye');
+    const alice = await startChat('alice');
+    await alice.say(`${bobId};;for later`, `* #${bobId} is offline; the message waits in their inbox`);
+    const again = await startChat('bob');
+    await again.stdout.waitFor(/alice \(offline\): for later/);
+  });
+
+  it('--json prints receipt events as JSON lines', async () => {
+    const alice = await startChat('alice', ['--json']);
+    await alice.stderr.waitFor('* logged in as alice');
+    const bob = await startChat('bob');
+    const bobId = Number(/userId (\d+)/.exec(bob.stdout.text)![1]);
+    alice.stdin.write(`${bobId};;json receipts\n`);
+    const events = (): Record<string, unknown>[] => alice.stdout.text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Both arrive, in either order (delivered is batched, read is sent on display): nothing else is printed.
+    await expect.poll(() => events().map((e) => `${e['type']}/${e['status']}`).sort()).toEqual(['receipt/delivered', 'receipt/read']);
+    const [first, second] = events();
+    expect(first).toMatchObject({ to: bobId, msgId: expect.any(String) });
+    expect(second!['msgId']).toBe(first!['msgId']);
+  });
+
+  it('does not show again, after a restart, what an earlier run already displayed', async () => {
+    const bob = await startChat('bob');
+    const bobId = Number(/userId (\d+)/.exec(bob.stdout.text)![1]);
+    await bob.say(':q!', '* bye');
+    const alice = await createClient({ ...cim.clientOptions, userName: 'alice' });
+    try {
+      await alice.sendPrivate(bobId, 'shown before the crash', { msgId: 'shown-1' });
+      await alice.sendPrivate(bobId, 'new one', { msgId: 'new-2' });
+      // An earlier run displayed the first message and died before acknowledging it: its key is in the file.
+      await mkdir(join(historyDir, 'bob'), { recursive: true });
+      await writeFile(join(historyDir, 'bob', SEEN_FILE), `${seenKey(alice.userId!, 'shown-1')}\n`);
+      const again = await startChat('bob');
+      await again.stdout.waitFor('alice (offline): new one');
+      expect(again.stdout.text).not.toContain('shown before the crash');
+      // What it displays now is remembered too.
+      expect((await readFile(join(historyDir, 'bob', SEEN_FILE), 'utf8')).split('\n')).toContain(seenKey(alice.userId!, 'new-2'));
+    } finally {
+      await alice.close();
+    }
   });
 });

@@ -2,11 +2,14 @@
  * `cim chat`: the console client. Shell only: options, logger, client, history, then ChatShell.
  * Exit codes: 0 done, 1 login failed / connection given up / a --once send failed, 2 bad options.
  */
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../../common/src/log.ts';
 import { HelpRequested, OptionsError, parseOptions, type OptionSpecs } from '../../../common/src/options.ts';
 import { CimClient } from '../sdk/client.ts';
+import type { Via } from '../sdk/transport.ts';
 import { defaultHistoryDir, History } from './history.ts';
+import { FileSeenStore } from './seen-file.ts';
 import { ChatShell } from './shell.ts';
 
 export const CHAT_OPTIONS = {
@@ -14,9 +17,10 @@ export const CHAT_OPTIONS = {
   user: { type: 'string', description: 'your user name (registered on first use)' },
   userId: { type: 'int', description: 'your user id, when you know it (skips the lookup by name)', optional: true, min: 1 },
   transport: { type: 'string', description: 'connection to cim-server', choices: ['ws', 'tcp'], default: 'ws' },
+  via: { type: 'string', description: 'WebSocket to the server directly, through the route\'s relay, or auto (relay when --route is loopback, e.g. a kubectl port-forward, and the server is not)', choices: ['auto', 'direct', 'route'], default: 'auto' },
   historyDir: { type: 'string', description: 'chat history root (default: $XDG_DATA_HOME/cim/history)', optional: true },
   once: { type: 'boolean', description: 'send the lines of stdin, then log out and exit', default: false },
-  json: { type: 'boolean', description: 'print received messages as JSON lines on stdout (other output goes to stderr)', default: false },
+  json: { type: 'boolean', description: 'print received messages and receipts as JSON lines on stdout (other output goes to stderr)', default: false },
   color: { type: 'string', description: 'highlighting', choices: ['auto', 'always', 'never'], default: 'auto' },
   logLevel: { type: 'string', description: 'client log level (JSON logs on stderr; the chat itself reports reconnects)', choices: [...LOG_LEVELS], default: 'error' },
 } as const satisfies OptionSpecs;
@@ -27,7 +31,12 @@ export interface ChatIo {
   readonly stderr: Writable;
   /** Quit cleanly on SIGINT/SIGTERM (only for a real process). */
   readonly handleSignals: boolean;
+  /** The HTTP client for the route; tests inject one (see testing/test-cim.ts). */
+  readonly fetch?: typeof fetch;
 }
+
+/** The persisted seen-store, next to the user's history files. */
+export const SEEN_FILE = 'seen-msgids';
 
 const processIo = (): ChatIo => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, handleSignals: true });
 
@@ -56,6 +65,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
   const interactive = !options.once && io.stdin.isTTY === true && io.stdout.isTTY === true;
   const historyRoot = options.historyDir ?? defaultHistoryDir(env);
 
+  const history = new History(historyRoot, options.user, (err) => io.stderr.write(`! history not written: ${err.message}\n`));
+  // Shared across restarts: what an earlier run displayed is not shown again when the server pushes it again.
+  const seenStore = new FileSeenStore(join(history.dir, SEEN_FILE), (err) => io.stderr.write(`! seen-message list not written: ${err.message}\n`));
   let client: CimClient;
   try {
     client = new CimClient({
@@ -63,13 +75,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
       userName: options.user,
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
       transport: options.transport as 'ws' | 'tcp',
+      via: options.via as Via,
+      seenStore,
       logger,
+      ...(io.fetch ? { fetch: io.fetch } : {}),
     });
   } catch (err) {
     io.stderr.write(`cim chat: ${(err as Error).message}\n`);
     return 2;
   }
-  const history = new History(historyRoot, options.user, (err) => io.stderr.write(`! history not written: ${err.message}\n`));
   // Created before connecting, so it already listens when messages arrive right after the login.
   const shell = new ChatShell({ client, history, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, interactive, color, json: options.json, once: options.once, routeUrl: options.route });
   try {

@@ -51,8 +51,11 @@ export function formatIncoming(message: ChatMessage): string {
   return `[${formatTime(new Date(message.sentAt ?? message.receivedAt))}] ${sender}${tag}: ${renderText(message.text)}`;
 }
 
+/** The mark of a message the server accepted (private: stored in the receiver's inbox). */
+export const SENT_MARK = '✓';
+
 export function formatOutgoing(now: Date, peer: string, text: string): string {
-  return `[${formatTime(now)}] you -> ${peer}: ${renderText(text)}`;
+  return `[${formatTime(now)}] ${SENT_MARK} you -> ${peer}: ${renderText(text)}`;
 }
 
 /** One JSON line per received message (--json). */
@@ -63,8 +66,11 @@ export function messageJson(message: ChatMessage): string {
     from: message.from,
     to: message.to,
     text: message.text,
+    chatType: message.chatType,
+    seq: message.seq ?? null,
     sentAt: message.sentAt ?? null,
     receivedAt: message.receivedAt,
+    replay: message.replay,
     offline: message.offline,
   });
 }

@@ -6,11 +6,12 @@
  */
 import { createInterface, clearLine, cursorTo, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { CimClient, ChatMessage, StateChange } from '../index.ts';
+import type { CimClient, ChatMessage, ReceiptEvent, SendResult, StateChange } from '../index.ts';
 import { isCimClientError, ClientErrorCode } from '../sdk/errors.ts';
 import { AI_FAREWELL, AI_GREETING, aiReply } from './ai.ts';
 import { parseLine, type Action, type SendAction } from './commands.ts';
 import { GROUP_PEER, type History } from './history.ts';
+import { receiptJson, ReceiptView } from './receipts.ts';
 import { emojiPage, formatHelp, formatIncoming, formatOnlineUsers, formatOutgoing, formatTime, highlight, messageJson } from './render.ts';
 
 export interface ShellOptions {
@@ -40,6 +41,7 @@ export class ChatShell {
   readonly #delayed = new Map<number, { timer: NodeJS.Timeout; done: () => void }>();
   readonly #delayedDone = new Set<Promise<void>>();
   #nextDelayId = 1;
+  readonly #receipts = new ReceiptView();
 
   #started = false;
   #inputClosed = false;
@@ -51,6 +53,7 @@ export class ChatShell {
     this.#client = options.client;
     this.#client.on('message', (m) => this.#onMessage(m));
     this.#client.on('state', (s) => this.#onState(s));
+    this.#client.on('receipt', (r) => this.#onReceipt(r));
     this.#client.on('error', (err) => this.#print(`! ${err.message}`));
   }
 
@@ -224,12 +227,13 @@ export class ChatShell {
     }
     const client = this.#client;
     let peer: string;
+    let sent: SendResult;
     try {
       if (action.kind === 'group') {
-        await client.sendGroup(action.text);
+        sent = await client.sendGroup(action.text);
         peer = GROUP_PEER;
       } else if (action.kind === 'private') {
-        await client.sendPrivate(action.to, action.text);
+        sent = await client.sendPrivate(action.to, action.text);
         peer = `#${action.to}`;
       } else {
         const user = (await client.onlineUsers()).find((u) => u.userName === action.userName);
@@ -238,11 +242,15 @@ export class ChatShell {
           this.#print(`! ${action.userName} is not online; message not sent`);
           return;
         }
-        await client.sendPrivate(user.userId, action.text);
+        sent = await client.sendPrivate(user.userId, action.text);
         peer = `${user.userName}(${user.userId})`;
       }
     } catch (err) {
       this.#failures++;
+      if (isCimClientError(err, ClientErrorCode.RECEIVER_UNKNOWN)) {
+        this.#print(`! ${action.kind === 'private' ? `user ${action.to}` : 'the receiver'} does not exist; message not sent`);
+        return;
+      }
       if (isCimClientError(err, ClientErrorCode.RECEIVER_OFFLINE)) {
         this.#print(`! ${action.kind === 'private' ? `user ${action.to}` : 'the receiver'} is offline; message not delivered`);
         return;
@@ -252,6 +260,15 @@ export class ChatShell {
     const now = new Date();
     this.#o.history.append({ at: now, direction: 'out', peer, text: action.text });
     this.#print(formatOutgoing(now, peer === GROUP_PEER ? 'all' : peer, action.text));
+    if (peer === GROUP_PEER) return;
+    this.#receipts.noteSent(sent.msgId, peer, action.text);
+    if (sent.online === false) this.#print(`* ${peer} is offline; the message waits in their inbox`);
+  }
+
+  #onReceipt(receipt: ReceiptEvent): void {
+    if (this.#o.json) this.#write(this.#o.stdout, receiptJson(receipt));
+    const line = this.#receipts.line(receipt);
+    if (line !== undefined && !this.#o.json) this.#print(line);
   }
 
   #onMessage(message: ChatMessage): void {
@@ -259,6 +276,9 @@ export class ChatShell {
     this.#o.history.append({ at: new Date(message.receivedAt), direction: 'in', peer, text: message.text });
     if (this.#o.json) this.#write(this.#o.stdout, messageJson(message));
     else this.#print(formatIncoming(message));
+    // Displayed = read: tell the sender (best effort; group messages have no read receipts). After this
+    // listener returns, so the SDK has queued the delivered ack, which markRead sends first.
+    if (message.chatType === 'private') setImmediate(() => this.#client.markRead([message]));
   }
 
   #onState(change: StateChange): void {

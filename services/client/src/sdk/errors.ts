@@ -3,6 +3,7 @@
  * whether trying the same thing again later can succeed; `serverCode` carries the route's or the
  * server's status string (reference §3.1: "5000", "7000", "9100", …) when one was received.
  */
+import { Codes } from '../../../common/src/codes.ts';
 
 export const ClientErrorCode = {
   /** The client was closed with close(); nothing more will be sent. */
@@ -17,8 +18,16 @@ export const ClientErrorCode = {
   LOGIN_REJECTED: 'CIM_ERR_CLIENT_LOGIN_REJECTED',
   /** No answer in time (route call, login response, message ack). */
   TIMEOUT: 'CIM_ERR_CLIENT_TIMEOUT',
-  /** A private message's receiver is not online (server code 7000). */
+  /** A private message's receiver is not online (server code 7000; CIM's /p2pRoute, not the in-band path). */
   RECEIVER_OFFLINE: 'CIM_ERR_CLIENT_RECEIVER_OFFLINE',
+  /** No account has the receiver's id (server code 7300): sending again cannot succeed. */
+  RECEIVER_UNKNOWN: 'CIM_ERR_CLIENT_RECEIVER_UNKNOWN',
+  /** The server refused a message with a code that retrying cannot change (see serverCode). */
+  SEND_REFUSED: 'CIM_ERR_CLIENT_SEND_REFUSED',
+  /** A newer login of the same user replaced this session (close code 4100); the client stopped. */
+  REPLACED: 'CIM_ERR_CLIENT_REPLACED',
+  /** The server closed the connection with terminal advice (not 4100); serverCode is the close code. */
+  DISCONNECTED: 'CIM_ERR_CLIENT_DISCONNECTED',
   /** The server refused a message as invalid (server code 3000), or an argument was invalid. */
   INVALID_ARGUMENT: 'CIM_ERR_CLIENT_INVALID_ARGUMENT',
   /** No online user has this name (sendPrivate by name). */
@@ -40,20 +49,21 @@ const RETRYABLE: ReadonlySet<ClientErrorCode> = new Set<ClientErrorCode>([
 ]);
 
 /** Route codes that go away by themselves (duplicate login until the old session expires, no server yet). */
-const RETRYABLE_ROUTE_CODES: ReadonlySet<string> = new Set(['5000', '7100']);
+const RETRYABLE_ROUTE_CODES: ReadonlySet<string> = new Set([Codes.REPEAT_LOGIN.code, Codes.SERVER_NOT_AVAILABLE.code]);
 
 export class CimClientError extends Error {
   readonly code: ClientErrorCode;
   readonly serverCode: string | undefined;
   readonly retryable: boolean;
 
-  constructor(code: ClientErrorCode, message: string, options: { serverCode?: string; cause?: unknown } = {}) {
+  /** @param options.retryable overrides the default derived from the code (server codes carry their own advice). */
+  constructor(code: ClientErrorCode, message: string, options: { serverCode?: string; cause?: unknown; retryable?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CimClientError';
     this.code = code;
     this.serverCode = options.serverCode;
     this.retryable =
-      RETRYABLE.has(code) || (code === ClientErrorCode.ROUTE_REJECTED && RETRYABLE_ROUTE_CODES.has(options.serverCode ?? ''));
+      options.retryable ?? (RETRYABLE.has(code) || (code === ClientErrorCode.ROUTE_REJECTED && RETRYABLE_ROUTE_CODES.has(options.serverCode ?? '')));
   }
 }
 

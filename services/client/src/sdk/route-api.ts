@@ -90,10 +90,15 @@ export class RouteApi {
     };
   }
 
-  /** Clears the user's route and online mark. CIM always answers 9000, also for unknown users. */
-  async offLine(userId: number, token: string | undefined, signal?: AbortSignal): Promise<void> {
+  /**
+   * Clears the user's route and online mark. CIM always answers 9000, also for unknown users. With
+   * `server` (`host:tcpPort:httpPort`) the route removes the route only while it still names that server,
+   * so a client never deletes the route of another client of the same user.
+   */
+  async offLine(userId: number, token: string | undefined, signal?: AbortSignal, server?: string): Promise<void> {
     const payload: Record<string, unknown> = { userId, msg: 'offLine' };
     if (token) payload['token'] = token;
+    if (server) payload['server'] = server;
     await this.#call('POST', 'offLine', payload, signal);
   }
 

@@ -1,15 +1,26 @@
 /**
  * The two ways to reach a cim-server, behind one small interface: WebSocket (one protobuf `Request` per
  * binary frame, the default) and TCP (varint32 length prefix + protobuf, CIM's own transport).
+ * A WebSocket goes either straight to the server or through the route's relay (`/relay?server=id`),
+ * which is what makes one `kubectl port-forward` of the route enough (see `via`).
  * A Connection only moves frames; login, heartbeat and reconnect live in client.ts.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIPv4, connect as netConnect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { decodeMessage, encodeMessage, encodeTcpFrame, type CimFrame } from '../../../common/src/codec.ts';
 import { FrameDecoder } from '../../../common/src/framing.ts';
 import { ClientErrorCode, CimClientError } from './errors.ts';
 
 export type TransportKind = 'ws' | 'tcp';
+
+/**
+ * How a WebSocket reaches the server the route chose: `direct` to the address in the login grant,
+ * `route` through the route's relay, `auto` through the relay only when the route is reached on a
+ * loopback address (a port-forward) and the server's address is not loopback (a pod IP this machine
+ * cannot route to), else direct. `auto` decides without dialing the server first.
+ */
+export type Via = 'auto' | 'direct' | 'route';
+export const VIAS: readonly Via[] = ['auto', 'direct', 'route'];
 
 export interface Connection {
   /** Writes one frame; returns false when the connection is no longer open (the frame is dropped). */
@@ -31,6 +42,10 @@ export interface ConnectOptions {
   readonly signal: AbortSignal;
   /** Largest frame accepted from the server (TCP); bigger ones close the connection. */
   readonly maxFrameBytes: number;
+  /** Default 'direct'; 'auto' and 'route' need routeUrl. */
+  readonly via?: Via;
+  /** Base URL of cim-route (http or https), for the relay. */
+  readonly routeUrl?: string;
 }
 
 export interface Endpoint {
@@ -47,9 +62,58 @@ export function endpointUrl(kind: TransportKind, endpoint: Endpoint): string {
   return `ws://${host}:${endpoint.httpPort}${path}`;
 }
 
+/** Validates a `via` option against the transport; throws INVALID_ARGUMENT. Default 'auto'. */
+export function checkVia(via: unknown, kind: TransportKind): Via {
+  if (via === undefined) return 'auto';
+  if (typeof via !== 'string' || !(VIAS as readonly string[]).includes(via)) {
+    throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `via must be one of ${VIAS.join(', ')}, got ${String(via)}`);
+  }
+  if (via === 'route' && kind === 'tcp') {
+    throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'via "route" relays WebSockets only; use transport "ws" (CIM\'s TCP framing needs a direct route to the server)');
+  }
+  return via as Via;
+}
+
+/** localhost, 127.0.0.0/8, ::1 and IPv4-mapped 127.x: addresses that never leave this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIPv4(v4) && v4.startsWith('127.');
+}
+
+/** Whether a WebSocket to `endpoint` goes through the route's relay (see Via). */
+export function usesRelay(via: Via, routeUrl: string, endpoint: Endpoint): boolean {
+  if (via !== 'auto') return via === 'route';
+  return isLoopbackHost(new URL(routeUrl).hostname) && !isLoopbackHost(endpoint.ip);
+}
+
+/** ws(s)://<route>/relay?server=<ip:tcpPort:httpPort>: the server id as registered in ZooKeeper. */
+export function relayUrl(routeUrl: string, endpoint: Endpoint): string {
+  const url = new URL(routeUrl);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/relay`;
+  url.search = new URLSearchParams({ server: `${endpoint.ip}:${endpoint.cimServerPort}:${endpoint.httpPort}` }).toString();
+  url.hash = '';
+  return url.href;
+}
+
 /** Opens a connection; resolves once it is open, rejects with CONNECT_FAILED / TIMEOUT, or the signal's reason. */
 export function openConnection(kind: TransportKind, endpoint: Endpoint, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
-  return kind === 'tcp' ? openTcp(endpoint, handlers, options) : openWs(endpoint, handlers, options);
+  const via = options.via ?? 'direct';
+  if (kind === 'tcp') {
+    try {
+      checkVia(via, kind);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return openTcp(endpoint, handlers, options);
+  }
+  if (via !== 'direct' && options.routeUrl === undefined) {
+    return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `via "${via}" needs the route's URL`));
+  }
+  const url = options.routeUrl !== undefined && usesRelay(via, options.routeUrl, endpoint) ? relayUrl(options.routeUrl, endpoint) : endpointUrl('ws', endpoint);
+  return openWs(url, handlers, options);
 }
 
 /** What a transport gives the shared lifecycle: how to write a frame and how to drop the socket. */
@@ -135,8 +199,7 @@ function connectionLifecycle(
   };
 }
 
-function openWs(endpoint: Endpoint, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
-  const url = endpointUrl('ws', endpoint);
+function openWs(url: string, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { handshakeTimeout: options.timeoutMs, perMessageDeflate: false, maxPayload: options.maxFrameBytes });
     ws.binaryType = 'nodebuffer';

@@ -40,6 +40,11 @@ export interface ProcessClusterOptions {
   readonly zkSessionTimeoutMs?: number;
   readonly presenceTtlSec?: number;
   readonly logLevel?: string;
+  /** Redis with an fsynced append-only file, so restarting it loses no acknowledged write. */
+  readonly persistentRedis?: boolean;
+  /** Extra command-line flags for every cim-server / for the route. */
+  readonly serverArgs?: readonly string[];
+  readonly routeArgs?: readonly string[];
 }
 
 export interface ProcessCluster {
@@ -48,8 +53,11 @@ export interface ProcessCluster {
   readonly zkConnect: string;
   readonly zkRoot: string;
   readonly servers: ServerProcess[];
+  /** the current route process (a new one after restartRoute()) */
   readonly route: RouteProcess;
   readonly redis: RedisInstance;
+  /** Starts a route again on the same port (after it was killed). */
+  restartRoute(): Promise<RouteProcess>;
   addServer(): Promise<ServerProcess>;
   /** Resolves once the route sees exactly `count` live servers. */
   waitForServers(count: number): Promise<void>;
@@ -92,7 +100,7 @@ function spawnCim(cim: readonly string[], name: string, args: string[], readyMsg
 
 export async function startProcessCluster(o: ProcessClusterOptions): Promise<ProcessCluster> {
   const zkRoot = `/cim-${randomBytes(6).toString('hex')}`;
-  const redis = await startRedisServer();
+  const redis = await startRedisServer({ persistent: o.persistentRedis ?? false });
   const servers: ServerProcess[] = [];
   let route: RouteProcess | undefined;
   const common = ['--zk-connect', o.zkConnect, '--zk-root', zkRoot, '--zk-session-timeout', String(o.zkSessionTimeoutMs ?? 2000), '--redis-url', redis.url, '--log-level', o.logLevel ?? 'info'];
@@ -103,7 +111,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
     const args = [
       'server', ...common, '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--tcp-port', '0', '--http-port', '0',
       '--heartbeat-timeout', String(o.heartbeatTimeoutSec ?? 30), '--login-timeout', String(o.loginTimeoutSec ?? 5),
-      '--presence-ttl', String(o.presenceTtlSec ?? 30), '--shutdown-timeout', '3',
+      '--presence-ttl', String(o.presenceTtlSec ?? 30), '--shutdown-timeout', '3', ...(o.serverArgs ?? []),
     ];
     const { process: proc, line } = await spawnCim(o.cim, `cim-server-${++serial}`, args, 'cim-server started');
     const handle: ServerProcess = {
@@ -122,12 +130,17 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
     await redis.stop();
   };
 
+  const routeArgs = (port: number) => ['route', ...common, '--host', '127.0.0.1', '--port', String(port), '--strategy', o.strategy ?? 'round-robin', ...(o.routeArgs ?? [])];
+  const startRoute = async (port: number): Promise<RouteProcess> => {
+    const { process: proc, line } = await spawnCim(o.cim, 'cim-route', routeArgs(port), 'cim-route started');
+    route = { url: `http://127.0.0.1:${Number(line['port'])}`, process: proc, kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000) };
+    return route;
+  };
+
   try {
     for (let i = 0; i < (o.servers ?? 2); i++) await addServer();
-    const routeArgs = ['route', ...common, '--host', '127.0.0.1', '--port', '0', '--strategy', o.strategy ?? 'round-robin'];
-    const { process: proc, line } = await spawnCim(o.cim, 'cim-route', routeArgs, 'cim-route started');
-    route = { url: `http://127.0.0.1:${Number(line['port'])}`, process: proc, kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000) };
-    const routeUrl = route.url;
+    const routeUrl = (await startRoute(0)).url;
+    const routePort = Number(new URL(routeUrl).port);
     const waitForServers = async (count: number) => {
       await waitUntil(
         `the route to see ${count} live servers`,
@@ -140,7 +153,21 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       );
     };
     await waitForServers(servers.length);
-    return { routeUrl, redisUrl: redis.url, zkConnect: o.zkConnect, zkRoot, servers, route, redis, addServer, waitForServers, stop };
+    return {
+      routeUrl,
+      redisUrl: redis.url,
+      zkConnect: o.zkConnect,
+      zkRoot,
+      servers,
+      get route() {
+        return route!;
+      },
+      redis,
+      addServer,
+      waitForServers,
+      restartRoute: () => startRoute(routePort),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
-import type { Account, LoginResult, OfflineMessage, RefreshResult, RouteStore } from './types.ts';
+import type { Account, LoginResult, RefreshResult, RouteStore } from './types.ts';
 
 interface RouteEntry {
   server: string;
@@ -8,7 +8,7 @@ interface RouteEntry {
 }
 
 /**
- * In-memory RouteStore for unit tests and the embedded single-process mode. Every method is atomic
+ * In-memory accounts and presence (RouteStore) for unit tests and the embedded single-process mode. Every method is atomic
  * because it runs to completion on the event loop. Share one instance between components.
  */
 export class MemoryRouteStore implements RouteStore {
@@ -16,7 +16,6 @@ export class MemoryRouteStore implements RouteStore {
   readonly #names = new Map<string, number>();
   readonly #accounts = new Map<number, string>();
   readonly #routes = new Map<number, RouteEntry>();
-  readonly #offline = new Map<number, { messages: OfflineMessage[]; expiresAt: number }>();
   #lastId = 0;
   #closed = false;
 
@@ -89,39 +88,6 @@ export class MemoryRouteStore implements RouteStore {
   async onlineUsers(): Promise<Account[]> {
     const ids = [...this.#routes.keys()].filter((id) => this.#live(id) !== undefined);
     return this.getAccounts(ids);
-  }
-
-  async saveOffline(userId: number, message: OfflineMessage, ttlMs: number, maxPerUser: number): Promise<void> {
-    const box = this.#liveOffline(userId) ?? { messages: [], expiresAt: 0 };
-    box.messages.push(message);
-    if (box.messages.length > maxPerUser) box.messages.splice(0, box.messages.length - maxPerUser);
-    box.expiresAt = this.#clock.now() + ttlMs;
-    this.#offline.set(userId, box);
-  }
-
-  async takeOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
-    const box = this.#liveOffline(userId);
-    if (!box) return [];
-    const taken = box.messages.splice(0, limit);
-    if (box.messages.length === 0) this.#offline.delete(userId);
-    return taken;
-  }
-
-  async restoreOffline(userId: number, messages: readonly OfflineMessage[], ttlMs: number): Promise<void> {
-    if (messages.length === 0) return;
-    const box = this.#liveOffline(userId) ?? { messages: [], expiresAt: 0 };
-    box.messages.unshift(...messages);
-    box.expiresAt = this.#clock.now() + ttlMs;
-    this.#offline.set(userId, box);
-  }
-
-  #liveOffline(userId: number) {
-    const box = this.#offline.get(userId);
-    if (box && box.expiresAt <= this.#clock.now()) {
-      this.#offline.delete(userId);
-      return undefined;
-    }
-    return box;
   }
 
   isReady(): boolean {

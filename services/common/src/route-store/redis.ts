@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { keys } from '../keys.ts';
-import type { Account, LoginResult, OfflineMessage, RefreshResult, RouteStore } from './types.ts';
+import type { Account, LoginResult, RefreshResult, RouteStore } from './types.ts';
 
 // KEYS[1] names hash, KEYS[2] last-id counter; ARGV[1] userName, ARGV[2] account key prefix.
 // Idempotent by name; the id is max(now in ms, last id + 1), so ids stay unique and close to CIM's
@@ -61,44 +61,39 @@ end
 return moved
 `;
 
-// KEYS[1] offline list; ARGV[1] json, ARGV[2] ttl ms, ARGV[3] max entries
-const SAVE_OFFLINE_LUA = `
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`;
-
 interface CimRedis extends Redis {
   cimRegister(names: string, lastId: string, userName: string, accountPrefix: string): Promise<string>;
   cimLogin(route: string, status: string, userId: string, server: string, ttlMs: string, takeOver: string): Promise<string>;
   cimLogout(route: string, status: string, userId: string, server: string): Promise<number>;
   cimRefresh(numKeys: number, ...args: string[]): Promise<string[]>;
-  cimSaveOffline(list: string, json: string, ttlMs: string, max: string): Promise<number>;
 }
 
 const REFRESH_CHUNK = 500;
 
-/** RouteStore on Redis, with CIM's key names (keys.ts); each multi-key step is one Lua script. */
+/**
+ * Accounts and presence (RouteStore) on Redis, with CIM's key names (keys.ts); each multi-key step
+ * is one Lua script. Built from a URL it owns its connection (close() quits it); built from an
+ * existing client it shares that connection (with RedisInboxStore) and leaves closing to its owner.
+ */
 export class RedisRouteStore implements RouteStore {
   readonly #redis: CimRedis;
+  readonly #ownsClient: boolean;
 
-  constructor(url: string, options: RedisOptions = {}) {
-    const redis = new Redis(url, {
-      enableAutoPipelining: true,
-      maxRetriesPerRequest: 2,
-      lazyConnect: false,
-      ...options,
-    }) as CimRedis;
+  constructor(urlOrClient: string | Redis, options: RedisOptions = {}) {
+    this.#ownsClient = typeof urlOrClient === 'string';
+    const redis = (
+      typeof urlOrClient === 'string'
+        ? new Redis(urlOrClient, { enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: false, ...options })
+        : urlOrClient
+    ) as CimRedis;
     redis.defineCommand('cimRegister', { numberOfKeys: 2, lua: REGISTER_LUA });
     redis.defineCommand('cimLogin', { numberOfKeys: 2, lua: LOGIN_LUA });
     redis.defineCommand('cimLogout', { numberOfKeys: 2, lua: LOGOUT_LUA });
     redis.defineCommand('cimRefresh', { lua: REFRESH_LUA });
-    redis.defineCommand('cimSaveOffline', { numberOfKeys: 1, lua: SAVE_OFFLINE_LUA });
     this.#redis = redis;
   }
 
-  /** The underlying client, for readiness events and logging. */
+  /** The underlying client, for readiness events, logging and the inbox (RedisInboxStore) on the same connection. */
   get client(): Redis {
     return this.#redis;
   }
@@ -166,34 +161,12 @@ export class RedisRouteStore implements RouteStore {
     return this.getAccounts(online);
   }
 
-  async saveOffline(userId: number, message: OfflineMessage, ttlMs: number, maxPerUser: number): Promise<void> {
-    await this.#redis.cimSaveOffline(keys.offline(userId), JSON.stringify(message), String(Math.ceil(ttlMs)), String(maxPerUser));
-  }
-
-  async takeOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
-    const raw = await this.#redis.lpop(keys.offline(userId), limit);
-    return (raw ?? []).flatMap((json) => {
-      try {
-        return [JSON.parse(json) as OfflineMessage];
-      } catch {
-        return [];
-      }
-    });
-  }
-
-  async restoreOffline(userId: number, messages: readonly OfflineMessage[], ttlMs: number): Promise<void> {
-    if (messages.length === 0) return;
-    const key = keys.offline(userId);
-    // LPUSH reverses its arguments, so push newest first to keep the original order.
-    await this.#redis.multi().lpush(key, ...[...messages].reverse().map((m) => JSON.stringify(m))).pexpire(key, Math.ceil(ttlMs)).exec();
-  }
-
   isReady(): boolean {
     return this.#redis.status === 'ready';
   }
 
   async close(): Promise<void> {
-    if (this.#redis.status === 'end') return;
+    if (!this.#ownsClient || this.#redis.status === 'end') return;
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 }

@@ -1,7 +1,7 @@
 /** CIM's TCP transport: varint32 length-prefixed protobuf frames (Netty-compatible). */
 import { createServer, type Server, type Socket } from 'node:net';
 import { FrameDecoder, FramingError } from '../../../common/src/framing.ts';
-import type { ServerNode } from '../node.ts';
+import type { SessionHost } from '../session-host.ts';
 import type { TransportPort } from '../session.ts';
 
 export interface TcpTransportOptions {
@@ -15,18 +15,23 @@ export class TcpTransport {
   readonly #sockets = new Set<Socket>();
   readonly #opts: TcpTransportOptions;
 
-  constructor(node: ServerNode, options: TcpTransportOptions) {
+  constructor(node: SessionHost, options: TcpTransportOptions) {
     this.#opts = options;
     this.#server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.#accept(node, socket));
   }
 
-  #accept(node: ServerNode, socket: Socket): void {
+  #accept(node: SessionHost, socket: Socket): void {
     this.#sockets.add(socket);
     const port: TransportPort = {
       kind: 'tcp',
       remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
       bufferedBytes: () => socket.writableLength,
-      writeBytes: (bytes) => void socket.write(bytes),
+      // A destroyed or ended socket drops the bytes: report it, so nothing counts as delivered.
+      writeBytes: (bytes) => {
+        if (socket.destroyed || !socket.writable) return false;
+        socket.write(bytes);
+        return true;
+      },
       close: () => {
         socket.end();
         // A peer that never reads would keep a half-closed socket forever.
@@ -36,7 +41,7 @@ export class TcpTransport {
     const session = node.open(port);
     const decoder = new FrameDecoder(this.#opts.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => {
-      if (session.status === 'closed') return;
+      if (!session.open) return;
       let frames: Buffer[];
       try {
         frames = decoder.push(chunk);
@@ -45,7 +50,7 @@ export class TcpTransport {
         socket.destroy();
         return;
       }
-      for (const frame of frames) node.handleFrame(session, frame);
+      for (const frame of frames) node.frame(session, frame);
     });
     socket.on('error', () => undefined); // 'close' follows; resets by peers are not our errors
     socket.on('close', () => {

@@ -5,22 +5,8 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ServerNode } from '../node.ts';
-import type { CloseReason, TransportPort } from '../session.ts';
-
-/** WebSocket close codes: 1001 tells the client to come back (elsewhere); 4xxx are ours. */
-const CLOSE_CODES: Record<CloseReason, number> = {
-  'client-closed': 1000,
-  shutdown: 1001,
-  'bad-frame': 1003,
-  'oversize-frame': 1009,
-  'heartbeat-timeout': 4000,
-  'login-timeout': 4001,
-  'login-refused': 4003,
-  'slow-consumer': 4008,
-  replaced: 4009,
-  'moved-elsewhere': 4010,
-};
+import type { SessionHost } from '../session-host.ts';
+import type { TransportPort } from '../session.ts';
 
 export class WsTransport {
   readonly #wss: WebSocketServer;
@@ -29,7 +15,7 @@ export class WsTransport {
   #onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
   #http: HttpServer | undefined;
 
-  constructor(node: ServerNode, options: { path: string; maxFrameBytes: number }) {
+  constructor(node: SessionHost, options: { path: string; maxFrameBytes: number }) {
     this.#path = options.path;
     // permessage-deflate stays off: it costs ~20x the memory per connection for small messages.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false, clientTracking: true });
@@ -49,27 +35,32 @@ export class WsTransport {
     http.on('upgrade', this.#onUpgrade);
   }
 
-  #accept(node: ServerNode, ws: WebSocket, req: IncomingMessage): void {
+  #accept(node: SessionHost, ws: WebSocket, req: IncomingMessage): void {
     const port: TransportPort = {
       kind: 'ws',
       remoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       bufferedBytes: () => ws.bufferedAmount,
-      writeBytes: (bytes) => ws.send(bytes, { binary: true }),
-      close: (reason) => {
-        ws.close(CLOSE_CODES[reason], reason);
+      writeBytes: (bytes) => {
+        if (ws.readyState !== ws.OPEN) return false;
+        ws.send(bytes, { binary: true });
+        return true;
+      },
+      // The close code is the catalogue's (services/common/src/codes.ts), the same number as GOAWAY's.
+      close: (code, reason) => {
+        ws.close(code, reason);
         // Do not wait forever for a peer that never answers the close handshake.
         setTimeout(() => ws.terminate(), 2000).unref();
       },
     };
     const session = node.open(port);
     ws.on('message', (data, isBinary) => {
-      if (session.status === 'closed') return;
+      if (!session.open) return;
       if (!isBinary) {
         node.reject(session, 'bad-frame', 'text frames are not part of the protocol; send binary protobuf');
         return;
       }
       const body = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-      node.handleFrame(session, body);
+      node.frame(session, body);
     });
     ws.on('error', (err) => {
       // ws reports oversize (1009) and protocol errors here and then closes the socket.

@@ -1,0 +1,85 @@
+/** The values the SDK hands to its users: messages, receipts, state changes, send results, info(). */
+import type { ReceiptStatus } from '../../../common/src/codec.ts';
+import type { ServerAssignment } from './route-api.ts';
+import type { TransportKind } from './transport.ts';
+
+export type ClientState = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'closed';
+
+export interface ChatMessage {
+  /** The sender-chosen id; with from.userId it identifies the message. Absent only from very old servers. */
+  readonly msgId: string | undefined;
+  readonly from: { readonly userId: number; readonly userName: string };
+  /** The receiver (this client's user). */
+  readonly to: number;
+  readonly text: string;
+  /** 'private' messages sit in the receiver's inbox until acknowledged; 'group' ones are live only. */
+  readonly chatType: 'private' | 'group';
+  /** Private messages: the seq in this user's inbox (conversation order). */
+  readonly seq: number | undefined;
+  /** When the sending server accepted the message (ms since epoch), when the server says. */
+  readonly sentAt: number | undefined;
+  readonly receivedAt: number;
+  /** Pushed again from the inbox (at login or after SYNC) rather than live. */
+  readonly replay: boolean;
+  /** Not live: replayed from the inbox, or CIM's OFFLINE batch. */
+  readonly offline: boolean;
+}
+
+/** A receipt for a message this user sent: the receiver got it (delivered) or displayed it (read). */
+export interface ReceiptEvent {
+  readonly msgId: string;
+  /** The receiver of the message. */
+  readonly to: number;
+  readonly status: ReceiptStatus;
+}
+
+export interface StateChange {
+  readonly from: ClientState;
+  readonly to: ClientState;
+  /** Why: the error or event that caused the change. */
+  readonly reason?: string;
+  /** Reconnect attempt number (reconnecting / connecting during reconnect). */
+  readonly attempt?: number;
+  /** Backoff before the attempt (reconnecting). */
+  readonly delayMs?: number;
+  /** The server connected to (ready). */
+  readonly server?: ServerAssignment;
+}
+
+export interface ClientInfo {
+  readonly userId: number | undefined;
+  readonly userName: string;
+  readonly state: ClientState;
+  readonly routeUrl: string;
+  readonly transport: TransportKind;
+  /** The server of the current (or last) login. */
+  readonly server: ServerAssignment | undefined;
+  /** ws://… or tcp://… of the open connection. */
+  readonly remote: string | undefined;
+  readonly connectedAt: number | undefined;
+  /** Successful reconnects since connect(). */
+  readonly reconnects: number;
+  /** Sends waiting for a connection, for a retry or for their ack. */
+  readonly pendingSends: number;
+}
+
+export interface SendOptions {
+  /** Reuse an id to make a retried send recognisable as a duplicate. Default: a random UUID. */
+  readonly msgId?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface SendResult {
+  readonly msgId: string;
+  /** Private messages: the seq in the receiver's inbox (SENT = stored there). */
+  readonly seq?: number;
+  /** Private messages: whether the receiver was online when it was stored. */
+  readonly online?: boolean;
+}
+
+export interface ClientEvents {
+  message: [ChatMessage];
+  receipt: [ReceiptEvent];
+  state: [StateChange];
+  error: [Error];
+}

@@ -1,0 +1,91 @@
+/**
+ * The one catalogue of codes on the wire: status codes in route envelopes, MESSAGE_ACK and LOGIN_RESPONSE
+ * (CIM's StatusEnum plus this project's), and connection close codes with reconnect advice. Every code
+ * says whether trying again can succeed. docs/codes.md is kept equal to this file by a test.
+ */
+import { Status, type StatusEntry } from './status.ts';
+
+export interface WireCode {
+  readonly code: string;
+  readonly message: string;
+  /** true when the same request may succeed later (the SDK retries it with the same msgId) */
+  readonly retryable: boolean;
+}
+
+/** Status codes. CIM's first (same strings, same messages), then this project's. */
+export const Codes = {
+  SUCCESS: { ...Status.SUCCESS, retryable: false },
+  VALIDATION_FAIL: { ...Status.VALIDATION_FAIL, retryable: false },
+  FAIL: { ...Status.FAIL, retryable: true },
+  REPEAT_LOGIN: { ...Status.REPEAT_LOGIN, retryable: true },
+  OFF_LINE: { ...Status.OFF_LINE, retryable: false },
+  SERVER_NOT_AVAILABLE: { ...Status.SERVER_NOT_AVAILABLE, retryable: true },
+  ACCOUNT_NOT_MATCH: { ...Status.ACCOUNT_NOT_MATCH, retryable: false },
+  OFFLINE_MESSAGE_STORAGE_ERROR: { ...Status.OFFLINE_MESSAGE_STORAGE_ERROR, retryable: true },
+  OFFLINE_MESSAGE_FETCH_ERROR: { ...Status.OFFLINE_MESSAGE_FETCH_ERROR, retryable: true },
+  UNAUTHORIZED: { ...Status.UNAUTHORIZED, retryable: false },
+  /** The message store (Redis) is unavailable: nothing was stored; send again with the same msgId. */
+  STORE_UNAVAILABLE: { code: '7200', message: 'Message store unavailable, please retry', retryable: true },
+  /** No account has this receiver id. */
+  RECEIVER_UNKNOWN: { code: '7300', message: 'No such user', retryable: false },
+  /** The server is draining or not ready for this request: log in again through the route. */
+  SERVER_DRAINING: { code: '7110', message: 'Server is shutting down, please reconnect', retryable: true },
+} as const satisfies Record<string, WireCode>;
+export type CodeName = keyof typeof Codes;
+
+const BY_CODE: ReadonlyMap<string, WireCode> = new Map(Object.values(Codes).map((c) => [c.code, c]));
+
+/** The catalogue entry of a code string; unknown codes are treated as not retryable. */
+export function wireCode(code: string): WireCode | undefined {
+  return BY_CODE.get(code);
+}
+
+export function isRetryableCode(code: string): boolean {
+  return BY_CODE.get(code)?.retryable ?? false;
+}
+
+export type { StatusEntry };
+
+/** Why a server closes a connection; each has one close code and one piece of reconnect advice. */
+export interface CloseCode {
+  readonly code: number;
+  readonly reason: string;
+  /** true: reconnect (with backoff, through the route); false: terminal, do not come back */
+  readonly reconnect: boolean;
+}
+
+/**
+ * WebSocket close codes (TCP protocol-2 clients get the same number in GOAWAY's `code`).
+ * 4000–4099 reconnect, 4100–4199 terminal; 1xxx are the standard ones.
+ */
+export const CloseCodes = {
+  'client-closed': { code: 1000, reason: 'client closed', reconnect: false },
+  shutdown: { code: 1001, reason: 'server shutting down', reconnect: true },
+  'bad-frame': { code: 1003, reason: 'bad frame', reconnect: false },
+  'oversize-frame': { code: 1009, reason: 'frame too large', reconnect: false },
+  'heartbeat-timeout': { code: 4000, reason: 'heartbeat timeout', reconnect: true },
+  'login-timeout': { code: 4001, reason: 'login timeout', reconnect: true },
+  'login-retry': { code: 4003, reason: 'login refused for now', reconnect: true },
+  'slow-consumer': { code: 4008, reason: 'slow consumer', reconnect: true },
+  'moved-elsewhere': { code: 4010, reason: 'moved to another server', reconnect: true },
+  replaced: { code: 4100, reason: 'replaced by a newer login of the same user', reconnect: false },
+  'login-refused': { code: 4101, reason: 'login refused', reconnect: false },
+} as const satisfies Record<string, CloseCode>;
+export type CloseReason = keyof typeof CloseCodes;
+
+const CLOSE_BY_CODE: ReadonlyMap<number, CloseCode> = new Map(Object.values(CloseCodes).map((c) => [c.code, c]));
+
+/**
+ * Whether a client should reconnect after the server closed with `code`. Unknown 4000–4099 and
+ * abnormal closes (1005/1006, a dropped socket) reconnect; unknown 4100–4199 do not.
+ */
+export function shouldReconnect(code: number): boolean {
+  const known = CLOSE_BY_CODE.get(code);
+  if (known) return known.reconnect;
+  if (code >= 4100 && code <= 4199) return false;
+  return true;
+}
+
+export function closeCode(code: number): CloseCode | undefined {
+  return CLOSE_BY_CODE.get(code);
+}

@@ -1,0 +1,67 @@
+/**
+ * Validation and the stored form of inbox entries, shared by both InboxStore backends so they accept
+ * and return exactly the same things. Stores validate their inputs even though callers already do:
+ * a bad argument fails loudly here instead of being stored and replayed to a client forever.
+ */
+import type { InboxEntry, InboxLimits, InboxMessage } from './types.ts';
+
+const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const isPositiveInt = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
+
+export function checkUserId(userId: number): void {
+  if (!isPositiveInt(userId)) throw new RangeError(`inbox: bad userId ${String(userId)}`);
+}
+
+export function checkLimits(limits: InboxLimits): void {
+  if (!isPositiveInt(limits.maxEntries)) throw new RangeError(`inbox: bad maxEntries ${String(limits.maxEntries)}`);
+  if (!isPositiveInt(limits.ttlMs)) throw new RangeError(`inbox: bad ttlMs ${String(limits.ttlMs)}`);
+}
+
+export function checkPage(afterSeq: number, limit: number): void {
+  if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new RangeError(`inbox: bad afterSeq ${String(afterSeq)}`);
+  if (!isPositiveInt(limit)) throw new RangeError(`inbox: bad limit ${String(limit)}`);
+}
+
+/** The distinct seqs, ascending; throws on anything that is not a positive integer. */
+export function distinctSeqs(seqs: readonly number[]): number[] {
+  for (const s of seqs) if (!isPositiveInt(s)) throw new RangeError(`inbox: bad seq ${String(s)}`);
+  return [...new Set(seqs)].sort((a, b) => a - b);
+}
+
+/** A copy of the message with exactly the known fields, in a fixed order; throws when one is invalid. */
+export function normalizeMessage(m: InboxMessage): InboxMessage {
+  if (typeof m.msgId !== 'string' || !MSG_ID.test(m.msgId)) throw new RangeError('inbox: bad msgId');
+  if (!isPositiveInt(m.from?.userId) || typeof m.from.userName !== 'string') throw new RangeError('inbox: bad sender');
+  if (typeof m.text !== 'string') throw new RangeError('inbox: bad text');
+  if (!Number.isSafeInteger(m.sentAt) || m.sentAt < 0) throw new RangeError('inbox: bad sentAt');
+  if (m.chatType !== 'private' && m.chatType !== 'group') throw new RangeError('inbox: bad chatType');
+  return {
+    msgId: m.msgId,
+    from: { userId: m.from.userId, userName: m.from.userName },
+    text: m.text,
+    sentAt: m.sentAt,
+    chatType: m.chatType,
+  };
+}
+
+/** The idempotency key of a message: its sender and msgId (a msgId never contains ':'). */
+export const idempotencyKey = (m: InboxMessage): string => `${m.from.userId}:${m.msgId}`;
+
+/** Parses a stored entry; undefined when it is not one (never throws on stored bytes). */
+export function parseEntry(json: string): InboxEntry | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { seq, ...message } = v as InboxEntry;
+  if (!isPositiveInt(seq)) return undefined;
+  try {
+    return { seq, ...normalizeMessage(message) };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,9 @@
+import { ManualClock } from '../clock.ts';
+import { describeInboxStoreContract } from '../../../../test/contracts/inbox-store.ts';
+import { MemoryInboxStore } from './memory.ts';
+
+describeInboxStoreContract('memory', async () => {
+  const clock = new ManualClock();
+  const store = new MemoryInboxStore(clock);
+  return { store, advance: async (ms) => clock.advance(ms), close: async () => undefined };
+});

@@ -1,0 +1,18 @@
+/**
+ * Frame properties of a private message, the same for a live push and a replay from the inbox, so a
+ * client sees one shape whichever way a message arrives. Pure.
+ */
+import { Prop } from './codec.ts';
+import type { InboxEntry } from './inbox/types.ts';
+
+/** sendUserId, sendUserName, msgId, sentAt, chatType, seq (receiveUserId is set per recipient). */
+export function inboxEntryProperties(entry: InboxEntry): Record<string, string> {
+  return {
+    [Prop.sendUserId]: String(entry.from.userId),
+    [Prop.sendUserName]: entry.from.userName,
+    [Prop.msgId]: entry.msgId,
+    [Prop.sentAt]: String(entry.sentAt),
+    [Prop.chatType]: entry.chatType,
+    [Prop.seq]: String(entry.seq),
+  };
+}

@@ -1,0 +1,30 @@
+/** What the parts of the server core (login, messages, receipts, replay, drain) share. */
+import type { Clock } from '../../common/src/clock.ts';
+import type { InboxStore } from '../../common/src/inbox/types.ts';
+import type { Logger } from '../../common/src/log.ts';
+import type { MessageRouter } from '../../common/src/message-router.ts';
+import type { RouteStore } from '../../common/src/route-store/types.ts';
+import type { HeartbeatPolicy } from './heartbeat.ts';
+import type { ServerMetrics } from './metrics.ts';
+import type { CloseReason, Session } from './session.ts';
+
+export interface ServerNodeOptions {
+  /** this server's `host:tcpPort:httpPort` */
+  readonly selfId: string;
+  readonly store: RouteStore;
+  readonly inbox: InboxStore;
+  readonly router: MessageRouter;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: ServerMetrics;
+  readonly policy: HeartbeatPolicy;
+  readonly presenceTtlMs: number;
+  readonly maxQueueBytes: number;
+  readonly authSecret?: string | undefined;
+}
+
+/** Closes a connection with a logged reason (GOAWAY + close code: Session.close). */
+export function closeSession(log: Logger, session: Session, reason: CloseReason, detail: string): void {
+  log.info({ reason, detail, userId: session.userId || undefined, remote: session.transport.remoteAddress }, 'closing connection');
+  session.close(reason);
+}

@@ -1,0 +1,75 @@
+/**
+ * In-band MESSAGE frames. Every one gets exactly one MESSAGE_ACK, whatever fails: 9000 SENT (stored in
+ * the receiver's inbox, with seq and online) or a catalogue code with retryable and reason. Private
+ * messages are stored before SENT and pushed live after it; group messages are live only.
+ */
+import { Codes, type WireCode } from '../../common/src/codes.ts';
+import { Command, Prop, type CimFrame } from '../../common/src/codec.ts';
+import { DeliveryError, MSG_ID_PATTERN } from '../../common/src/message-router.ts';
+import { closeSession, type ServerNodeOptions } from './context.ts';
+import type { Session } from './session.ts';
+
+export class MessageHandler {
+  readonly #o: ServerNodeOptions;
+
+  constructor(options: ServerNodeOptions) {
+    this.#o = options;
+  }
+
+  async handle(session: Session, frame: CimFrame): Promise<void> {
+    const msgId = frame.properties[Prop.msgId] ?? '';
+    let acked = false;
+    const ack = (code: WireCode, extra: Record<string, string> = {}, reason: string = code.message) => {
+      acked = true;
+      const failure: Record<string, string> = code.code !== Codes.SUCCESS.code ? { [Prop.retryable]: code.retryable ? '1' : '0', [Prop.reason]: reason } : {};
+      session.write({ cmd: Command.MESSAGE_ACK, requestId: session.userId, properties: { [Prop.msgId]: msgId, [Prop.code]: code.code, ...failure, ...extra } });
+    };
+    try {
+      await this.#handle(session, frame, msgId, ack);
+    } catch (err) {
+      this.#o.log.error({ err, userId: session.userId, msgId }, 'in-band message failed');
+      if (!acked) ack(err instanceof DeliveryError ? err.wire : Codes.FAIL, {}, err instanceof DeliveryError ? err.wire.message : 'internal error, please retry');
+    }
+  }
+
+  /** Answers a MESSAGE whose handling failed before it reached this handler (the per-session queue). */
+  answerFailure(session: Session, frame: CimFrame): void {
+    const msgId = frame.properties[Prop.msgId] ?? '';
+    session.write({
+      cmd: Command.MESSAGE_ACK,
+      requestId: session.userId,
+      properties: { [Prop.msgId]: msgId, [Prop.code]: Codes.FAIL.code, [Prop.retryable]: '1', [Prop.reason]: 'internal error, please retry' },
+    });
+  }
+
+  async #handle(session: Session, frame: CimFrame, msgId: string, ack: (code: WireCode, extra?: Record<string, string>, reason?: string) => void): Promise<void> {
+    if (session.status !== 'ready') {
+      ack(Codes.VALIDATION_FAIL, {}, 'log in first');
+      return closeSession(this.#o.log, session, 'bad-frame', 'MESSAGE before LOGIN_REQUEST');
+    }
+    if (msgId !== '' && !MSG_ID_PATTERN.test(msgId)) return ack(Codes.VALIDATION_FAIL, {}, 'msgId must match [A-Za-z0-9_-]{1,64}');
+    if (frame.batchReqMsg.length > 0) return ack(Codes.VALIDATION_FAIL, {}, 'one text per MESSAGE (reqMsg); batches are not accepted in-band');
+    if (frame.reqMsg === '') return ack(Codes.VALIDATION_FAIL, {}, 'empty message');
+    const from = { userId: session.userId, userName: session.userName };
+    const message = { text: frame.reqMsg, msgId: msgId === '' ? undefined : msgId };
+    const receiver = frame.properties[Prop.receiveUserId];
+    if (receiver === undefined || receiver === '') {
+      await this.#o.router.sendGroup(from, message);
+      return ack(Codes.SUCCESS);
+    }
+    if (!/^\d{1,16}$/.test(receiver) || !Number.isSafeInteger(Number(receiver)) || Number(receiver) <= 0) {
+      return ack(Codes.VALIDATION_FAIL, {}, 'receiveUserId must be a user id');
+    }
+    let sent;
+    try {
+      sent = await this.#o.router.sendPrivate(from, Number(receiver), message);
+    } catch (err) {
+      if (!(err instanceof DeliveryError)) throw err;
+      if (err.wire.retryable) this.#o.log.warn({ err, userId: session.userId, msgId }, 'message not stored; the sender may retry');
+      return ack(err.wire);
+    }
+    ack(Codes.SUCCESS, { [Prop.msgId]: sent.msgId, [Prop.seq]: String(sent.seq), [Prop.online]: sent.online ? '1' : '0' });
+    // SENT is promised; the live push only makes it faster (it waits in the inbox otherwise).
+    await sent.push();
+  }
+}

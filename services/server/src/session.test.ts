@@ -1,0 +1,93 @@
+/** Honest writes and close codes: a session owns its state; every server close says why (GOAWAY + code). */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Command } from '../../common/src/codec.ts';
+import { buildFixture, FakeTransport, type Fixture } from './node-fixture.ts';
+import { Session } from './session.ts';
+
+let f: Fixture;
+beforeEach(async () => {
+  f = await buildFixture();
+});
+
+describe('session', () => {
+  it('goes connecting -> ready -> closing -> closed through its own methods', () => {
+    const t = new FakeTransport();
+    const s = new Session(t, 0);
+    expect(s.status).toBe('connecting');
+    expect(s.login(5, 'five')).toBe(true);
+    expect(s.login(6, 'six')).toBe(false);
+    expect([s.status, s.userId, s.userName]).toEqual(['ready', 5, 'five']);
+    s.close('slow-consumer');
+    expect([s.status, s.closeReason, t.closedWith]).toEqual(['closing', 'slow-consumer', 4008]);
+    expect(s.markClosed()).toBe(true);
+    expect(s.markClosed()).toBe(false);
+    expect(s.status).toBe('closed');
+  });
+
+  it('reports a write to a closing or closed session, or a dead connection, as not written', () => {
+    const t = new FakeTransport();
+    const s = new Session(t, 0);
+    s.login(1, 'one');
+    expect(s.write({ cmd: Command.MESSAGE, reqMsg: 'a' })).toBe(true);
+    t.writable = false;
+    expect(s.write({ cmd: Command.MESSAGE, reqMsg: 'b' })).toBe(false);
+    t.writable = true;
+    s.close('heartbeat-timeout');
+    expect(s.write({ cmd: Command.MESSAGE, reqMsg: 'c' })).toBe(false);
+    s.markClosed();
+    expect(s.write({ cmd: Command.MESSAGE, reqMsg: 'd' })).toBe(false);
+    expect(t.frames.map((x) => x.reqMsg)).toEqual(['a']);
+  });
+
+  it('never counts a push to a closing session as delivered', async () => {
+    const a = await f.connect('a');
+    a.session.close('slow-consumer');
+    expect(f.node.handlePush({ receivers: [a.userId], msg: 'dropped?', properties: {} })).toEqual({ delivered: 0, offline: [a.userId] });
+    a.transport.writable = false;
+    const b = await f.connect('b');
+    b.transport.writable = false;
+    expect(f.node.handlePush({ receivers: [b.userId], msg: 'dropped?', properties: {} })).toEqual({ delivered: 0, offline: [b.userId] });
+    expect(f.node.handlePush({ broadcast: true, msg: 'all', properties: {} })).toEqual({ delivered: 0, offline: [] });
+  });
+});
+
+describe('server-initiated closes', () => {
+  it('replaces an older session of the same user with 4100 (terminal) and keeps the newer one', async () => {
+    const old = await f.connect('dup');
+    const newer = await f.connect('dup');
+    expect(old.transport.frames.at(-1)).toMatchObject({ cmd: Command.GOAWAY, reqMsg: 'replaced by a newer login of the same user', properties: { code: '4100', reconnect: '0' } });
+    expect(old.transport.closedWith).toBe(4100);
+    expect(newer.transport.closedWith).toBeUndefined();
+    f.node.closed(old.session);
+    expect(f.node.hub.session(newer.userId)).toBe(newer.session);
+    expect(await f.store.getRoute(newer.userId)).not.toBeUndefined();
+  });
+
+  it('sends GOAWAY over TCP too, and none to CIM clients', async () => {
+    const tcp2 = await f.connect('tcp2', { protocol: '2' }, 'tcp');
+    const cim = await f.connect('cim', {}, 'tcp');
+    f.node.reject(tcp2.session, 'moved-elsewhere', 'test');
+    f.node.reject(cim.session, 'moved-elsewhere', 'test');
+    expect(tcp2.transport.frames.at(-1)).toMatchObject({ cmd: Command.GOAWAY, properties: { code: '4010', reconnect: '1' } });
+    expect(cim.transport.frames).toEqual([]);
+    expect([tcp2.transport.closedWith, cim.transport.closedWith]).toEqual([4010, 4010]);
+  });
+
+  it('refuses a login with 7200 and the retryable close 4003 when the store fails', async () => {
+    const { userId } = await f.store.registerAccount('unlucky');
+    f.inbox = { ...f.inbox, maxSeq: async () => Promise.reject(new Error('redis down')) };
+    const t = new FakeTransport();
+    await f.send(f.node.open(t), { requestId: userId, reqMsg: 'unlucky', properties: { protocol: '2' } });
+    expect(t.frames.map((x) => [x.cmd, x.properties['code']])).toEqual([[Command.LOGIN_RESPONSE, '7200'], [Command.GOAWAY, '4003']]);
+    expect(t.frames[1]!.properties['reconnect']).toBe('1');
+    expect(t.closedWith).toBe(4003);
+  });
+
+  it('closes a connection that never logs in with 4001', async () => {
+    const t = new FakeTransport();
+    f.node.open(t);
+    f.clock.advance(5_001);
+    f.node.sweep();
+    expect(t.closedWith).toBe(4001);
+  });
+});
