@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { historyFileName } from '../../services/client/src/cli/history.ts';
 import { SEEN_FILE } from '../../services/client/src/cli/main.ts';
-import { TextSink } from '../../services/client/src/testing/text-sink.ts';
+import { TextSink } from '../harness/text-sink.ts';
 import { CIM_MAIN, startCluster, type TestCluster } from '../harness/cluster.ts';
 
 const WAIT_MS = 15_000;

@@ -207,7 +207,7 @@ describe('a cluster of two servers and a route', () => {
     garbage.sendBytes(encodeLengthPrefixed(Buffer.from([0x0a, 0xff, 0xff, 0xff])));
     await garbage.closed;
     const oversize = await connectWs(`ws://127.0.0.1:${server.httpPort}/ws`);
-    oversize.sendBytes(Buffer.alloc(70_000, 1));
+    oversize.sendBytes(Buffer.alloc(2 * 1024 * 1024 + 65_536 + 1, 1)); // one byte over the default frame limit (max message + 64 KiB)
     expect((await oversize.closed).code).toBe(1009);
     const hugeTcp = await connectTcp('127.0.0.1', server.tcpPort);
     hugeTcp.sendBytes(Buffer.from([0xff, 0xff, 0xff, 0x7f]));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type CimClient, type ClientState } from '../../services/client/src/index.ts';
 import { waitUntil } from '../../services/common/src/infra/ports.ts';
-import { TextSink } from '../../services/client/src/testing/text-sink.ts';
+import { TextSink } from '../harness/text-sink.ts';
 import { CIM_MAIN, startCluster, type TestCluster } from '../harness/cluster.ts';
 
 let cluster: TestCluster;
@@ -18,7 +18,8 @@ let home: string;
 const clients: CimClient[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 2 });
+  // The writer fills an inbox with 1000 messages as fast as it can: above the default per-connection rate.
+  cluster = await startCluster({ servers: 2, serverArgs: ['--max-msg-rate', '2000', '--msg-burst', '2000'] });
   home = await mkdtemp(join(tmpdir(), 'cim-fault-users-'));
 });
 
@@ -128,5 +129,5 @@ describe('faults of users', () => {
     console.log(`fault-counts ${JSON.stringify({ fault: 'receiver-killed-50ms', sent: total, acked: total, shownBeforeKill, delivered: shown.size, shownTwice: twice })}`);
     expect(shown.size).toBe(total);
     expect(twice).toBe(0);
-  });
+  }, 120_000);
 });

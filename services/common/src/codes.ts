@@ -30,6 +30,8 @@ export const Codes = {
   RECEIVER_UNKNOWN: { code: '7300', message: 'No such user', retryable: false },
   /** The server is draining or not ready for this request: log in again through the route. */
   SERVER_DRAINING: { code: '7110', message: 'Server is shutting down, please reconnect', retryable: true },
+  /** Too many messages on this connection, or too many registrations/logins from this address (HTTP 429): slow down, then retry. */
+  RATE_LIMITED: { code: '7400', message: 'Too many requests, please slow down and retry', retryable: true },
 } as const satisfies Record<string, WireCode>;
 export type CodeName = keyof typeof Codes;
 
@@ -68,6 +70,7 @@ export const CloseCodes = {
   'login-retry': { code: 4003, reason: 'login refused for now', reconnect: true },
   'slow-consumer': { code: 4008, reason: 'slow consumer', reconnect: true },
   'moved-elsewhere': { code: 4010, reason: 'moved to another server', reconnect: true },
+  'rate-limited': { code: 4029, reason: 'rate limited', reconnect: true },
   replaced: { code: 4100, reason: 'replaced by a newer login of the same user', reconnect: false },
   'login-refused': { code: 4101, reason: 'login refused', reconnect: false },
 } as const satisfies Record<string, CloseCode>;

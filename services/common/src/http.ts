@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from './log.ts';
 import type { Registry } from 'prom-client';
 import { Histogram } from 'prom-client';
+import { Codes } from './codes.ts';
 import { envelope, Status } from './status.ts';
 
 /** A fastify instance with our logger, no per-request log lines (too many for a messaging hot path) and our error handler. */
@@ -58,6 +59,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (error.validation) {
       return reply.code(200).send(envelope(Status.VALIDATION_FAIL, null, `${Status.VALIDATION_FAIL.message}: ${error.message}`));
     }
+    // Rate limits (@fastify/rate-limit on the route): the catalogue's retryable 7400, HTTP 429.
+    if (error.statusCode === 429) return reply.code(429).send(envelope(Codes.RATE_LIMITED, null, `${Codes.RATE_LIMITED.message}: ${error.message}`));
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send(envelope(Status.VALIDATION_FAIL, null, `${Status.VALIDATION_FAIL.message}: ${error.message}`));
     }

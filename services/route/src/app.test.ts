@@ -173,7 +173,7 @@ describe('route HTTP API', () => {
     ['/offLine', { userId: 1, server: '10.0.0.1:11211' }],
     ['/groupRoute', { userId: 1 }],
     ['/groupRoute', { userId: 1, msg: '' }],
-    ['/groupRoute', { userId: 1, msg: 'x'.repeat(16_385) }],
+    ['/groupRoute', { userId: 1, msg: 'x'.repeat(2 * 1024 * 1024 + 1) }], // --max-message-bytes, in UTF-8 bytes
     ['/p2pRoute', { userId: 1, receiveUserId: 2 }],
     ['/p2pRoute', { userId: 1, receiveUserId: 2, batchMsg: [] }],
     ['/p2pRoute', { userId: 1, msg: 'x' }],

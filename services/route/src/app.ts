@@ -1,4 +1,5 @@
 /** cim-route's HTTP API (fastify), byte-compatible with CIM's RouteController. Never listens. */
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { issueToken, verifyToken } from '../../common/src/auth.ts';
@@ -6,6 +7,7 @@ import type { Clock } from '../../common/src/clock.ts';
 import { createHttpApp, registerOpsRoutes, type ReadinessCheck } from '../../common/src/http.ts';
 import type { Logger } from '../../common/src/log.ts';
 import { DeliveryError, type MessageRouter } from '../../common/src/message-router.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, messageTooLarge } from '../../common/src/message-size.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { clientAddress } from '../../common/src/server-address.ts';
 import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
@@ -25,14 +27,18 @@ export interface RouteAppDeps {
   readonly tokenTtlMs: number;
   /** 'external': answer /login with the server's published external address (Kubernetes external access). */
   readonly advertise?: 'internal' | 'external';
+  /** largest message text in UTF-8 bytes (default DEFAULT_MAX_MESSAGE_BYTES) */
+  readonly maxMessageBytes?: number;
+  /** calls per client address and minute; 0 or absent = unlimited */
+  readonly rateLimits?: { readonly registerPerMinute: number; readonly loginPerMinute: number };
 }
 
-export const MAX_MESSAGE_CHARS = 16_384;
 export const MAX_USER_NAME_CHARS = 64;
 
 const userId = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 const userName = { type: 'string', minLength: 1, maxLength: MAX_USER_NAME_CHARS, pattern: '^[^\\u0000-\\u001f\\u007f:;]+$' } as const;
-const text = { type: 'string', minLength: 1, maxLength: MAX_MESSAGE_CHARS } as const;
+// Sizes are checked in bytes by messageTooLarge, the same check as the servers' (not by schema, in characters).
+const text = { type: 'string', minLength: 1 } as const;
 const token = { type: 'string', maxLength: 1024 } as const;
 // CIM's BaseRequest fields; accepted and ignored, as CIM does.
 const base = { reqNo: { type: ['string', 'null'] }, timeStamp: { type: ['integer', 'null'] } } as const;
@@ -54,8 +60,20 @@ interface SenderBody {
 }
 
 export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
-  const app = createHttpApp(deps.log, 256 * 1024);
+  const maxMessageBytes = deps.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  // Room for one message of the maximum size JSON-escaped (quotes and backslashes double), and the rest of the body.
+  const app = createHttpApp(deps.log, Math.max(256 * 1024, 2 * maxMessageBytes + 64 * 1024));
   registerOpsRoutes(app, deps.registry, deps.checks);
+  /** The one size check of every path: VALIDATION_FAIL with the same reason as an in-band MESSAGE_ACK. */
+  const oversize = (texts: readonly string[]) => {
+    for (const t of texts) {
+      const reason = messageTooLarge(t, maxMessageBytes);
+      if (reason) return envelope(Status.VALIDATION_FAIL, null, `${Status.VALIDATION_FAIL.message}: ${reason}`);
+    }
+    return undefined;
+  };
+  /** Per-address limits of /registerAccount and /login (fixed one-minute windows); HTTP 429 + 7400 beyond. */
+  const perMinute = (max: number | undefined) => (max ? { config: { rateLimit: { max, timeWindow: 60_000 } } } : {});
 
   /** With an auth secret, sender endpoints need the token /login issued to that user. */
   const unauthorized = (b: SenderBody) => {
@@ -63,41 +81,45 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
     return !verifyToken(deps.authSecret, b.token, b.userId, deps.clock.now()).ok;
   };
 
-  app.post<{ Body: { userName: string } }>(
-    '/registerAccount',
-    { schema: { body: body(['userName'], { userName }), response: { 200: envelopeSchema({ ...accountSchema, type: ['object', 'null'] }) } } },
-    async (req) => {
-      deps.metrics.registrations.inc();
-      return envelope(Status.SUCCESS, await deps.store.registerAccount(req.body.userName));
-    },
-  );
+  // The rate-limit plugin must be loaded before the routes it limits are declared: one scope for both.
+  app.register(async (scope) => {
+    await scope.register(rateLimit, { global: false });
+    scope.post<{ Body: { userName: string } }>(
+      '/registerAccount',
+      { ...perMinute(deps.rateLimits?.registerPerMinute), schema: { body: body(['userName'], { userName }), response: { 200: envelopeSchema({ ...accountSchema, type: ['object', 'null'] }) } } },
+      async (req) => {
+        deps.metrics.registrations.inc();
+        return envelope(Status.SUCCESS, await deps.store.registerAccount(req.body.userName));
+      },
+    );
 
-  app.post<{ Body: { userId: number; userName: string; protocol?: number } }>(
-    '/login',
-    { schema: { body: body(['userId', 'userName'], { userId, userName: { type: 'string', maxLength: 256 }, protocol: { type: 'integer', minimum: 1, maximum: 100 } }), response: { 200: envelopeSchema(serverSchema) } } },
-    async (req) => {
-      const { userId: uid, userName: name, protocol } = req.body;
-      const outcome = await login(deps.loginDeps, uid, name);
-      deps.metrics.logins.inc({ result: outcome.kind });
-      switch (outcome.kind) {
-        case 'account_mismatch':
-          return envelope(Status.ACCOUNT_NOT_MATCH);
-        case 'repeat':
-          return envelope(Status.REPEAT_LOGIN);
-        case 'no_server':
-          return envelope(Status.SERVER_NOT_AVAILABLE);
-        case 'ok': {
-          const { host, tcpPort, httpPort } = clientAddress(outcome.server, deps.advertise ?? 'internal');
-          const { data } = outcome.server;
-          req.log.debug({ userId: uid, server: outcome.server.id }, 'login routed');
-          // CIM's Java SDK rejects unknown fields, so extensions appear only for protocol >= 2 clients.
-          if (!protocol || protocol < 2) return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort });
-          const issued = deps.authSecret ? issueToken(deps.authSecret, uid, deps.clock.now(), deps.tokenTtlMs) : '';
-          return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort, wsPath: data?.wsPath ?? '/ws', token: issued });
+    scope.post<{ Body: { userId: number; userName: string; protocol?: number } }>(
+      '/login',
+      { ...perMinute(deps.rateLimits?.loginPerMinute), schema: { body: body(['userId', 'userName'], { userId, userName: { type: 'string', maxLength: 256 }, protocol: { type: 'integer', minimum: 1, maximum: 100 } }), response: { 200: envelopeSchema(serverSchema) } } },
+      async (req) => {
+        const { userId: uid, userName: name, protocol } = req.body;
+        const outcome = await login(deps.loginDeps, uid, name);
+        deps.metrics.logins.inc({ result: outcome.kind });
+        switch (outcome.kind) {
+          case 'account_mismatch':
+            return envelope(Status.ACCOUNT_NOT_MATCH);
+          case 'repeat':
+            return envelope(Status.REPEAT_LOGIN);
+          case 'no_server':
+            return envelope(Status.SERVER_NOT_AVAILABLE);
+          case 'ok': {
+            const { host, tcpPort, httpPort } = clientAddress(outcome.server, deps.advertise ?? 'internal');
+            const { data } = outcome.server;
+            req.log.debug({ userId: uid, server: outcome.server.id }, 'login routed');
+            // CIM's Java SDK rejects unknown fields, so extensions appear only for protocol >= 2 clients.
+            if (!protocol || protocol < 2) return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort });
+            const issued = deps.authSecret ? issueToken(deps.authSecret, uid, deps.clock.now(), deps.tokenTtlMs) : '';
+            return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort, wsPath: data?.wsPath ?? '/ws', token: issued });
+          }
         }
-      }
-    },
-  );
+      },
+    );
+  });
 
   // With `server` (the SDK's, before a reconnect) only a route that still names that server is removed,
   // so two clients of one user never knock each other off; without it, CIM's behaviour.
@@ -116,6 +138,8 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
     { schema: { body: body(['userId', 'msg'], { userId, msg: text, token, batchMsg: { type: ['array', 'null'] } }), ...emptyResponse } },
     async (req) => {
       if (unauthorized(req.body)) return envelope(Status.UNAUTHORIZED);
+      const tooLarge = oversize([req.body.msg]);
+      if (tooLarge) return tooLarge;
       const from = await deps.store.getAccount(req.body.userId);
       if (!from) return envelope(Status.SUCCESS); // CIM drops messages of unknown senders silently
       const delivered = await deps.router.sendGroup(from, { text: req.body.msg });
@@ -130,7 +154,7 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
       schema: {
         body: body(
           ['userId', 'receiveUserId'],
-          { userId, receiveUserId: userId, msg: { type: ['string', 'null'], maxLength: MAX_MESSAGE_CHARS }, batchMsg: { type: ['array', 'null'], maxItems: 100, items: text }, token },
+          { userId, receiveUserId: userId, msg: { type: ['string', 'null'] }, batchMsg: { type: ['array', 'null'], maxItems: 100, items: text }, token },
           { anyOf: [{ required: ['msg'], properties: { msg: { type: 'string', minLength: 1 } } }, { required: ['batchMsg'], properties: { batchMsg: { type: 'array', minItems: 1 } } }] },
         ),
         ...emptyResponse,
@@ -139,6 +163,8 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
     async (req) => {
       if (unauthorized(req.body)) return envelope(Status.UNAUTHORIZED);
       const { receiveUserId, msg, batchMsg } = req.body;
+      const tooLarge = oversize(batchMsg ?? [msg ?? '']);
+      if (tooLarge) return tooLarge;
       const from = await deps.store.getAccount(req.body.userId);
       if (!from) return envelope(Status.SUCCESS); // as CIM: unknown senders are dropped
       // Each text is its own message (own msgId and seq): stored first, then pushed live.

@@ -1,5 +1,6 @@
 import type { OptionSpecs, ParsedOptions } from '../../common/src/options.ts';
 import { LOG_LEVELS } from '../../common/src/log.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../common/src/message-size.ts';
 import { STRATEGIES } from '../../common/src/selection.ts';
 
 export const routeOptionSpecs = {
@@ -19,6 +20,9 @@ export const routeOptionSpecs = {
   relayMaxConnections: { type: 'int', default: 20_000, min: 0, description: 'WebSocket connections relayed at once through GET /relay (chat through one port-forward of the route); 0 turns the relay off' },
   relayMaxFrameBytes: { type: 'int', default: 4 * 1024 * 1024, min: 1024, description: 'largest message relayed in either direction; larger closes that relayed connection (1009)' },
   relayConnectTimeout: { type: 'int', default: 3000, min: 100, description: 'ms to open a relayed connection\'s server side before the client is closed with 1014' },
+  maxMessageBytes: { type: 'int', default: DEFAULT_MAX_MESSAGE_BYTES, min: 1, description: 'largest message text in UTF-8 bytes on /p2pRoute and /groupRoute (the same as cim server\'s); larger is refused with 3000' },
+  registerRateLimit: { type: 'int', default: 100, min: 0, description: '/registerAccount calls per client address and minute; more get HTTP 429 with 7400; 0 = unlimited' },
+  loginRateLimit: { type: 'int', default: 600, min: 0, description: '/login calls per client address and minute; more get HTTP 429 with 7400; 0 = unlimited' },
   inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'most pending private messages kept per user (oldest dropped first, counted in metrics)' },
   inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'seconds a user\'s inbox lives after its last append (default 3 days)' },
   logLevel: { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' },

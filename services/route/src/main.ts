@@ -79,6 +79,8 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     authSecret: config.authSecret,
     tokenTtlMs: config.tokenTtl * 1000,
     advertise: config.advertise === 'external' ? 'external' : 'internal',
+    maxMessageBytes: config.maxMessageBytes,
+    rateLimits: { registerPerMinute: config.registerRateLimit, loginPerMinute: config.loginRateLimit },
   });
   // GET /relay: chat through one port-forward of the route (see relay.ts).
   const relay = new WsRelay(deps.meta, createRelayMetrics(registry), deps.log, {

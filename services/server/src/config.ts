@@ -1,5 +1,6 @@
 import type { OptionSpecs, ParsedOptions } from '../../common/src/options.ts';
 import { LOG_LEVELS } from '../../common/src/log.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, FRAME_OVERHEAD_BYTES } from '../../common/src/message-size.ts';
 
 export const serverOptionSpecs = {
   host: { type: 'string', default: '0.0.0.0', description: 'address to bind the TCP and HTTP listeners to' },
@@ -16,8 +17,12 @@ export const serverOptionSpecs = {
   heartbeatTimeout: { type: 'number', default: 30, min: 0.1, description: 'seconds without any frame from a client before it is evicted' },
   loginTimeout: { type: 'number', default: 5, min: 0.1, description: 'seconds a new connection has to send LOGIN_REQUEST' },
   presenceTtl: { type: 'number', default: 90, min: 1, description: 'seconds a user stays online in Redis without a refresh (refreshed every third of it)' },
-  maxFrameBytes: { type: 'int', default: 65_536, min: 64, description: 'largest accepted frame; larger closes that connection' },
-  maxQueueBytes: { type: 'int', default: 1_048_576, min: 1024, description: 'largest unsent backlog per connection before it is closed as a slow consumer' },
+  maxMessageBytes: { type: 'int', default: DEFAULT_MAX_MESSAGE_BYTES, min: 1, description: 'largest message text in UTF-8 bytes, in-band MESSAGE and pushes (the same on cim route); larger is refused with 3000' },
+  maxFrameBytes: { type: 'int', optional: true, min: 64, description: `largest accepted frame (default and minimum: --max-message-bytes + ${FRAME_OVERHEAD_BYTES}); larger closes that connection` },
+  maxQueueBytes: { type: 'int', optional: true, min: 1024, description: 'largest unsent backlog per connection before it is closed as a slow consumer (default: twice the largest frame)' },
+  maxMsgRate: { type: 'number', default: 100, min: 0, description: 'frames per second one connection may send on average (PING included); more get MESSAGE_ACK 7400, more than twice that for long gets closed with 4029; 0 = unlimited' },
+  msgBurst: { type: 'int', default: 200, min: 1, description: 'frames one connection may send at once above --max-msg-rate' },
+  maxConnectionsPerAddress: { type: 'int', default: 1000, min: 0, description: 'open connections (TCP and WebSocket together) per client IP address; more are refused at accept (WebSocket: HTTP 429); 0 = unlimited' },
   authSecret: { type: 'string', optional: true, description: 'shared secret with the routes; when set, logins need a route-issued token and pushes need the secret' },
   inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'most pending private messages kept per user (oldest dropped first, counted in metrics)' },
   inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'seconds a user\'s inbox lives after its last append (default 3 days)' },
@@ -26,3 +31,11 @@ export const serverOptionSpecs = {
 } satisfies OptionSpecs;
 
 export type ServerConfig = ParsedOptions<typeof serverOptionSpecs>;
+
+/** The frame and backlog bounds a message of --max-message-bytes fits in; a smaller --max-frame-bytes is a configuration error. */
+export function frameLimits(config: Pick<ServerConfig, 'maxMessageBytes' | 'maxFrameBytes' | 'maxQueueBytes'>): { maxFrameBytes: number; maxQueueBytes: number } {
+  const least = config.maxMessageBytes + FRAME_OVERHEAD_BYTES;
+  const maxFrameBytes = config.maxFrameBytes ?? least;
+  if (maxFrameBytes < least) throw new Error(`--max-frame-bytes ${maxFrameBytes} is below --max-message-bytes + ${FRAME_OVERHEAD_BYTES} (${least}): a message of the maximum size would close its connection`);
+  return { maxFrameBytes, maxQueueBytes: config.maxQueueBytes ?? 2 * maxFrameBytes };
+}

@@ -5,6 +5,7 @@ import type { Logger } from '../../common/src/log.ts';
 import type { MessageRouter } from '../../common/src/message-router.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import type { HeartbeatPolicy } from './heartbeat.ts';
+import type { RateLimitOptions } from './limits.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { CloseReason, Session } from './session.ts';
 
@@ -21,6 +22,10 @@ export interface ServerNodeOptions {
   readonly presenceTtlMs: number;
   readonly maxQueueBytes: number;
   readonly authSecret?: string | undefined;
+  /** per-connection frame rate (services/server/src/limits.ts); absent = unlimited */
+  readonly rateLimit?: RateLimitOptions;
+  /** largest in-band message text in UTF-8 bytes (default DEFAULT_MAX_MESSAGE_BYTES) */
+  readonly maxMessageBytes?: number;
 }
 
 /** Closes a connection with a logged reason (GOAWAY + close code: Session.close). */

@@ -21,7 +21,8 @@ import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { formatServerAddress, type ServerNodeData } from '../../common/src/server-address.ts';
 import { buildServerApp } from './app.ts';
 import { ExternalAddressWatch } from './external-address.ts';
-import { serverOptionSpecs, type ServerConfig } from './config.ts';
+import { frameLimits, serverOptionSpecs, type ServerConfig } from './config.ts';
+import { AddressLimiter } from './limits.ts';
 import { sweepIntervalMs } from './heartbeat.ts';
 import { createServerMetrics } from './metrics.ts';
 import { ServerNode } from './node.ts';
@@ -60,6 +61,7 @@ export function defaultAdvertiseHost(): string {
 
 export async function startCimServer(config: ServerConfig, deps: CimServerDeps): Promise<CimServerHandle> {
   const clock = deps.clock ?? systemClock;
+  const { maxFrameBytes, maxQueueBytes } = frameLimits(config);
   const registry = createMetricsRegistry('cim-server');
   const metrics = createServerMetrics(registry);
   registerMetaStoreMetrics(registry, deps.meta);
@@ -81,13 +83,16 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     metrics,
     policy: { heartbeatTimeoutMs: config.heartbeatTimeout * 1000, loginTimeoutMs: config.loginTimeout * 1000 },
     presenceTtlMs: config.presenceTtl * 1000,
-    maxQueueBytes: config.maxQueueBytes,
+    maxQueueBytes,
     authSecret: config.authSecret,
+    rateLimit: { maxMsgRate: config.maxMsgRate, msgBurst: config.msgBurst },
+    maxMessageBytes: config.maxMessageBytes,
   });
 
   let shuttingDown = false;
-  const tcp = new TcpTransport(node, { host: config.host, port: config.tcpPort, maxFrameBytes: config.maxFrameBytes });
-  const ws = new WsTransport(node, { path: config.wsPath, maxFrameBytes: config.maxFrameBytes });
+  const perAddress = new AddressLimiter(config.maxConnectionsPerAddress);
+  const tcp = new TcpTransport(node, { host: config.host, port: config.tcpPort, maxFrameBytes, perAddress });
+  const ws = new WsTransport(node, { path: config.wsPath, maxFrameBytes, perAddress });
   const app = buildServerApp({
     node,
     registry,
@@ -98,6 +103,8 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     ],
     isShuttingDown: () => shuttingDown,
     authSecret: config.authSecret,
+    // A /push/batch carries several messages of up to --max-message-bytes each, JSON-escaped.
+    bodyLimitBytes: Math.max(4 * 1024 * 1024, 8 * maxFrameBytes),
   });
   ws.attach(app.server);
 

@@ -5,9 +5,13 @@
  */
 import { Codes, type WireCode } from '../../common/src/codes.ts';
 import { Command, Prop, type CimFrame } from '../../common/src/codec.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, messageTooLarge } from '../../common/src/message-size.ts';
 import { DeliveryError, MSG_ID_PATTERN } from '../../common/src/message-router.ts';
 import { closeSession, type ServerNodeOptions } from './context.ts';
 import type { Session } from './session.ts';
+
+/** A client's msgId is echoed only up to a valid id's length: an ack must stay small whatever it answers. */
+const echoable = (msgId: string): string => (msgId.length <= 64 ? msgId : '');
 
 export class MessageHandler {
   readonly #o: ServerNodeOptions;
@@ -22,7 +26,7 @@ export class MessageHandler {
     const ack = (code: WireCode, extra: Record<string, string> = {}, reason: string = code.message) => {
       acked = true;
       const failure: Record<string, string> = code.code !== Codes.SUCCESS.code ? { [Prop.retryable]: code.retryable ? '1' : '0', [Prop.reason]: reason } : {};
-      session.write({ cmd: Command.MESSAGE_ACK, requestId: session.userId, properties: { [Prop.msgId]: msgId, [Prop.code]: code.code, ...failure, ...extra } });
+      session.write({ cmd: Command.MESSAGE_ACK, requestId: session.userId, properties: { [Prop.msgId]: echoable(msgId), [Prop.code]: code.code, ...failure, ...extra } });
     };
     try {
       await this.#handle(session, frame, msgId, ack);
@@ -34,11 +38,20 @@ export class MessageHandler {
 
   /** Answers a MESSAGE whose handling failed before it reached this handler (the per-session queue). */
   answerFailure(session: Session, frame: CimFrame): void {
-    const msgId = frame.properties[Prop.msgId] ?? '';
+    this.#refuse(session, frame, Codes.FAIL, 'internal error, please retry');
+  }
+
+  /** Answers a MESSAGE refused by the connection's rate limit (never queued, never handled). */
+  refuseRateLimited(session: Session, frame: CimFrame): void {
+    this.#refuse(session, frame, Codes.RATE_LIMITED, `more than ${this.#o.rateLimit?.maxMsgRate ?? 0} messages per second; slow down and retry`);
+  }
+
+  #refuse(session: Session, frame: CimFrame, code: WireCode, reason: string): void {
+    const msgId = echoable(frame.properties[Prop.msgId] ?? '');
     session.write({
       cmd: Command.MESSAGE_ACK,
       requestId: session.userId,
-      properties: { [Prop.msgId]: msgId, [Prop.code]: Codes.FAIL.code, [Prop.retryable]: '1', [Prop.reason]: 'internal error, please retry' },
+      properties: { [Prop.msgId]: msgId, [Prop.code]: code.code, [Prop.retryable]: code.retryable ? '1' : '0', [Prop.reason]: reason },
     });
   }
 
@@ -50,6 +63,8 @@ export class MessageHandler {
     if (msgId !== '' && !MSG_ID_PATTERN.test(msgId)) return ack(Codes.VALIDATION_FAIL, {}, 'msgId must match [A-Za-z0-9_-]{1,64}');
     if (frame.batchReqMsg.length > 0) return ack(Codes.VALIDATION_FAIL, {}, 'one text per MESSAGE (reqMsg); batches are not accepted in-band');
     if (frame.reqMsg === '') return ack(Codes.VALIDATION_FAIL, {}, 'empty message');
+    const tooLarge = messageTooLarge(frame.reqMsg, this.#o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    if (tooLarge) return ack(Codes.VALIDATION_FAIL, {}, tooLarge);
     const from = { userId: session.userId, userName: session.userName };
     const message = { text: frame.reqMsg, msgId: msgId === '' ? undefined : msgId };
     const receiver = frame.properties[Prop.receiveUserId];

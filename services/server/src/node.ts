@@ -10,6 +10,7 @@ import { closeSession, type ServerNodeOptions } from './context.ts';
 import { drainSessions } from './drain.ts';
 import { findExpiredSessions } from './heartbeat.ts';
 import { Hub } from './hub.ts';
+import { FrameRateLimiter, PendingFrames, RECEIPT_COST } from './limits.ts';
 import { LoginHandler } from './login.ts';
 import { MessageHandler } from './message-handler.ts';
 import { ReceiptHandler } from './receipts.ts';
@@ -20,7 +21,7 @@ import { Session, type CloseReason, type TransportPort } from './session.ts';
 export type { ServerNodeOptions } from './context.ts';
 
 const PONG_TCP = encodeLengthPrefixed(PONG_BODY);
-const EVICTIONS = new Set<CloseReason>(['heartbeat-timeout', 'login-timeout', 'slow-consumer', 'bad-frame', 'oversize-frame']);
+const EVICTIONS = new Set<CloseReason>(['heartbeat-timeout', 'login-timeout', 'slow-consumer', 'bad-frame', 'oversize-frame', 'rate-limited']);
 const PUSH_CMDS = { MESSAGE: Command.MESSAGE, OFFLINE: Command.OFFLINE, RECEIPT: Command.RECEIPT } as const;
 
 export class ServerNode implements SessionHost {
@@ -32,6 +33,8 @@ export class ServerNode implements SessionHost {
   readonly #receipts: ReceiptHandler;
   /** per-session promise chain: frames of one client are handled in order */
   readonly #queues = new WeakMap<Session, Promise<void>>();
+  /** per-session cost limits: frame rate, and frames read but not handled yet (read backpressure) */
+  readonly #limits = new WeakMap<Session, { rate: FrameRateLimiter; pending: PendingFrames }>();
   #draining = false;
 
   constructor(options: ServerNodeOptions) {
@@ -54,6 +57,7 @@ export class ServerNode implements SessionHost {
 
   open(transport: TransportPort): Session {
     const session = new Session(transport, this.#o.clock.now());
+    this.#limits.set(session, { rate: new FrameRateLimiter(this.#o.rateLimit ?? { maxMsgRate: 0, msgBurst: 0 }, session.connectedAt), pending: new PendingFrames() });
     this.hub.add(session);
     this.#o.metrics.connections.inc({ transport: transport.kind });
     if (this.#draining) session.close('shutdown');
@@ -84,13 +88,31 @@ export class ServerNode implements SessionHost {
       this.reject(session, 'bad-frame', (err as Error).message);
       return;
     }
-    session.touch(this.#o.clock.now());
+    const now = this.#o.clock.now();
+    session.touch(now);
     this.#o.metrics.framesIn.inc({ cmd: COMMAND_NAMES[frame.cmd] ?? 'UNKNOWN' });
-    if (frame.cmd === Command.PING) {
-      // Answered at once, outside the per-session queue: a heartbeat must not wait behind messages.
-      if (session.writeEncoded(Command.PING, PONG_TCP, PONG_BODY)) this.#o.metrics.messagesOut.inc({ cmd: 'PING' });
+    const limits = this.#limits.get(session)!;
+    // Every frame costs a token, PING too (a PING flood is as costly as any), receipts a fraction: refused frames are not handled.
+    const admission = limits.rate.admit(now, frame.cmd === Command.RECEIPT ? RECEIPT_COST : 1);
+    if (admission === 'cut-off') {
+      this.reject(session, 'rate-limited', 'kept sending far above --max-msg-rate after being refused');
+      // Reading what a flooder still sends until the close completes would cost as much as the flood.
+      session.transport.pauseReading?.();
       return;
     }
+    if (frame.cmd === Command.PING) {
+      // Answered at once, outside the per-session queue: a heartbeat must not wait behind messages.
+      if (admission === 'accept' && session.writeEncoded(Command.PING, PONG_TCP, PONG_BODY)) this.#o.metrics.messagesOut.inc({ cmd: 'PING' });
+      return;
+    }
+    if (admission === 'refuse') {
+      // Only MESSAGE has an answer to carry the refusal; other refused frames are dropped (SYNC and RECEIPT are sent again by the SDK).
+      if (frame.cmd === Command.MESSAGE) this.#messages.refuseRateLimited(session, frame);
+      this.#checkBackpressure(session);
+      return;
+    }
+    // Read backpressure: past the bound the transport stops reading until the queue drains.
+    if (limits.pending.add(body.length)) session.transport.pauseReading?.();
     const previous = this.#queues.get(session) ?? Promise.resolve();
     const next = previous
       .then(() => this.#dispatch(session, frame))
@@ -98,6 +120,9 @@ export class ServerNode implements SessionHost {
         this.#o.log.error({ err, userId: session.userId, cmd: frame.cmd }, 'frame handling failed');
         // Every in-band MESSAGE gets an answer, also when its handling failed unexpectedly.
         if (frame.cmd === Command.MESSAGE) this.#messages.answerFailure(session, frame);
+      })
+      .finally(() => {
+        if (limits.pending.done(body.length) && session.open) session.transport.resumeReading?.();
       });
     this.#queues.set(session, next);
   }

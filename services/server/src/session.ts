@@ -20,6 +20,9 @@ export interface TransportPort {
   writeBytes(bytes: Uint8Array): boolean;
   /** Closes the connection with this close code (WebSocket: the same number); the end is reported back through SessionHost.closed. */
   close(code: number, reason: string): void;
+  /** Read backpressure: stop reading from the peer until resumeReading (its frames pile up in the kernel, not here). */
+  pauseReading?(): void;
+  resumeReading?(): void;
 }
 
 let nextSessionId = 1;

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from '../sdk/client.ts';
 import { seenKey } from '../sdk/seen-store.ts';
 import { startTestCim, type TestCim } from '../testing/test-cim.ts';
-import { TextSink } from '../testing/text-sink.ts';
+import { TextSink } from '../../../../test/harness/text-sink.ts';
 import { historyFileName } from './history.ts';
 import { main, SEEN_FILE } from './main.ts';
 

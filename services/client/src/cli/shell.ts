@@ -10,6 +10,7 @@ import type { CimClient, ChatMessage, ReceiptEvent, SendResult, StateChange } fr
 import { isCimClientError, ClientErrorCode } from '../sdk/errors.ts';
 import { AI_FAREWELL, AI_GREETING, aiReply } from './ai.ts';
 import { parseLine, type Action, type SendAction } from './commands.ts';
+import { DelayedSends } from './delayed-sends.ts';
 import { GROUP_PEER, type History } from './history.ts';
 import { receiptJson, ReceiptView } from './receipts.ts';
 import { emojiPage, formatHelp, formatIncoming, formatOnlineUsers, formatOutgoing, formatTime, highlight, messageJson } from './render.ts';
@@ -38,10 +39,10 @@ export class ChatShell {
   #failures = 0;
   #finished = false;
   #resolveExit: (code: number) => void = () => {};
-  readonly #delayed = new Map<number, { timer: NodeJS.Timeout; done: () => void }>();
-  readonly #delayedDone = new Set<Promise<void>>();
-  #nextDelayId = 1;
+  readonly #delayed = new DelayedSends<SendAction>((message) => this.#handleSend(message));
   readonly #receipts = new ReceiptView();
+  /** displayed private messages whose READ goes out on the next tick */
+  #unread: ChatMessage[] = [];
 
   #started = false;
   #inputClosed = false;
@@ -94,7 +95,7 @@ export class ChatShell {
     }
     if (this.#finished) return;
     if (this.#o.once) {
-      await Promise.all(this.#delayedDone);
+      await this.#delayed.settled();
       await this.quit(this.#failures > 0 ? 1 : 0);
     } else if (this.#o.interactive) {
       await this.quit(0); // Ctrl-D
@@ -112,12 +113,8 @@ export class ChatShell {
   async quit(code: number): Promise<void> {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#delayed.size > 0) this.#print(`* cancelled ${this.#delayed.size} delayed message(s)`);
-    for (const { timer, done } of this.#delayed.values()) {
-      clearTimeout(timer);
-      done();
-    }
-    this.#delayed.clear();
+    const cancelled = this.#delayed.cancelAll();
+    if (cancelled > 0) this.#print(`* cancelled ${cancelled} delayed message(s)`);
     this.#print('* logging out');
     await this.#client.close();
     await this.#o.history.flush();
@@ -188,7 +185,7 @@ export class ChatShell {
         this.#print(AI_FAREWELL);
         return;
       case 'delay':
-        this.#schedule(action.seconds, action.message);
+        this.#print(`* delayed message #${this.#delayed.schedule(action.seconds, action.message)} will be sent in ${action.seconds} s`);
         return;
       case 'group':
       case 'private':
@@ -196,20 +193,6 @@ export class ChatShell {
         await this.#send(action);
         return;
     }
-  }
-
-  #schedule(seconds: number, message: SendAction): void {
-    const id = this.#nextDelayId++;
-    let done!: () => void;
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    this.#delayedDone.add(finished);
-    void finished.then(() => this.#delayedDone.delete(finished));
-    const timer = setTimeout(() => {
-      this.#delayed.delete(id);
-      void this.#handleSend(message).finally(done);
-    }, seconds * 1000);
-    this.#delayed.set(id, { timer, done });
-    this.#print(`* delayed message #${id} will be sent in ${seconds} s`);
   }
 
   async #handleSend(message: SendAction): Promise<void> {
@@ -278,7 +261,16 @@ export class ChatShell {
     else this.#print(formatIncoming(message));
     // Displayed = read: tell the sender (best effort; group messages have no read receipts). After this
     // listener returns, so the SDK has queued the delivered ack, which markRead sends first.
-    if (message.chatType === 'private') setImmediate(() => this.#client.markRead([message]));
+    if (message.chatType !== 'private') return;
+    // One READ per sender per tick, not one per message: a replayed inbox displays hundreds at once.
+    this.#unread.push(message);
+    if (this.#unread.length === 1) {
+      setImmediate(() => {
+        const read = this.#unread;
+        this.#unread = [];
+        this.#client.markRead(read);
+      });
+    }
   }
 
   #onState(change: StateChange): void {

@@ -18,6 +18,7 @@ import { Heartbeat } from './heartbeat.ts';
 import { disconnectAdvice, LoginHandshake, terminalError, type LoginAccepted } from './login.ts';
 import type { ResolvedOptions } from './options.ts';
 import { RouteApi, type LoginGrant, type ServerAssignment } from './route-api.ts';
+import { errorText, isTerminal, isTransient, registerWithRetry, sleep } from './retry.ts';
 import { openConnection, type Connection } from './transport.ts';
 
 /** What the rest of the client does at each step of the lifecycle. */
@@ -98,7 +99,7 @@ export class Lifecycle {
     if (this.#state !== 'idle') throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `connect() is only valid once, in state idle (state is ${this.#state})`);
     this.#setState('connecting', { reason: 'connect()' });
     try {
-      if (this.#o.register) await this.#registerWithRetry();
+      if (this.#o.register) this.#userId = await registerWithRetry(this.route, this.#o, this.#userId, this.#abort.signal);
       for (let attempt = 1; ; attempt++) {
         try {
           await this.#establish(false);
@@ -138,23 +139,6 @@ export class Lifecycle {
       }
     })();
     return this.#finishing;
-  }
-
-  async #registerWithRetry(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const account = await this.route.registerAccount(this.#o.userName, this.#abort.signal);
-        if (this.#userId !== undefined && account.userId !== this.#userId) {
-          throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `user "${this.#o.userName}" is registered with id ${account.userId}, not ${this.#userId}`);
-        }
-        this.#userId = account.userId;
-        return;
-      } catch (err) {
-        const delayMs = attempt < this.#o.connectAttempts && isTransient(err) ? this.#o.retryStrategy(attempt) : null;
-        if (delayMs === null) throw err;
-        await sleep(delayMs, this.#abort.signal);
-      }
-    }
   }
 
   /** route /login → open → LOGIN_REQUEST; resolves once ready (set by the LOGIN_RESPONSE handler). */
@@ -325,33 +309,4 @@ export class Lifecycle {
 
 export function closedError(): CimClientError {
   return new CimClientError(ClientErrorCode.CLOSED, 'the client is closed');
-}
-
-/** Failures of the first connect worth another attempt: the network, not the account. */
-function isTransient(err: unknown): boolean {
-  return err instanceof CimClientError && (err.code === ClientErrorCode.ROUTE_UNAVAILABLE || err.code === ClientErrorCode.CONNECT_FAILED || err.code === ClientErrorCode.TIMEOUT);
-}
-
-/** Errors that end a reconnect loop: the server said do not come back. */
-function isTerminal(err: CimClientError): boolean {
-  return err.code === ClientErrorCode.REPLACED || err.code === ClientErrorCode.DISCONNECTED || err.code === ClientErrorCode.LOGIN_REJECTED;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

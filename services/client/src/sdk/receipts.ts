@@ -37,13 +37,23 @@ export function readReceiptFrames(messages: readonly ChatMessage[], userId: numb
     if (!ids) bySender.set(m.from.userId, (ids = new Set()));
     ids.add(m.msgId);
   }
-  return [...bySender].map(([sender, ids]) => ({
-    cmd: Command.RECEIPT,
-    requestId: userId,
-    properties: { [Prop.status]: ReceiptStatus.read, [Prop.receiveUserId]: String(sender) },
-    batchReqMsg: [...ids],
-  }));
+  const frames: Partial<CimFrame>[] = [];
+  for (const [sender, set] of bySender) {
+    const ids = [...set];
+    for (let i = 0; i < ids.length; i += READ_IDS_PER_FRAME) {
+      frames.push({
+        cmd: Command.RECEIPT,
+        requestId: userId,
+        properties: { [Prop.status]: ReceiptStatus.read, [Prop.receiveUserId]: String(sender) },
+        batchReqMsg: ids.slice(i, i + READ_IDS_PER_FRAME),
+      });
+    }
+  }
+  return frames;
 }
+
+/** msgIds per READ frame; the server ignores a READ receipt with more than 1000. */
+const READ_IDS_PER_FRAME = 500;
 
 export interface DeliveryAcksOptions {
   /** Writes one RECEIPT frame; false when no connection takes it (the seqs are kept for later). */

@@ -1,18 +1,35 @@
+/**
+ * Child processes for the launchers (`cim up`, `cim bench`) and every test harness: one way to start a
+ * process, keep its last output lines, optionally log all of it to a file, and stop it for sure.
+ */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 
 /** A child process that is killed when its owner stops it, or when this process exits. */
 export interface ManagedProcess {
   readonly name: string;
   readonly pid: number;
   readonly child: ChildProcess;
-  /** Last lines of stdout+stderr, for error messages. */
-  output(): string;
+  /** The file all of stdout+stderr goes to, when one was asked for. */
+  readonly logFile: string | undefined;
+  /** Last `lines` lines (default: all kept, up to 200) of stdout+stderr, for error messages. */
+  output(lines?: number): string;
   /** Resolves with the exit code (or signal) once the process has ended. */
   readonly exited: Promise<number | NodeJS.Signals>;
+  /** The exit code (or signal) once the process has ended, else undefined. */
+  exitStatus(): number | NodeJS.Signals | undefined;
   /** Sends `signal` (default SIGTERM) and waits for the exit; SIGKILL after `graceMs`. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
+export type StartOptions = SpawnOptions & {
+  /** called with every complete output line */
+  onLine?: (line: string) => void;
+  /** appends all of stdout+stderr to this file */
+  logFile?: string;
+};
+
+const KEPT_LINES = 200;
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -25,37 +42,53 @@ function installExitHook(): void {
   });
 }
 
-export function startProcess(name: string, command: string, args: readonly string[], options: SpawnOptions & { onLine?: (line: string) => void } = {}): ManagedProcess {
+/** @throws when the command cannot be started (e.g. it does not exist) */
+export function startProcess(name: string, command: string, args: readonly string[], options: StartOptions = {}): ManagedProcess {
   installExitHook();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-  if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
-  live.add(child);
+  const { onLine, logFile, ...spawnOptions } = options;
+  const log = logFile === undefined ? undefined : createWriteStream(logFile, { flags: 'a' });
+  log?.on('error', () => undefined); // a full disk must not kill the owner; the in-memory lines remain
   const lines: string[] = [];
   let partial = '';
-  const collect = (chunk: Buffer) => {
+  const collect = (chunk: Buffer): void => {
+    log?.write(chunk);
     partial += chunk.toString('utf8');
     const parts = partial.split('\n');
     partial = parts.pop() ?? '';
     for (const line of parts) {
       lines.push(line);
-      if (lines.length > 200) lines.shift();
-      options.onLine?.(line);
+      if (lines.length > KEPT_LINES) lines.shift();
+      onLine?.(line);
     }
   };
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
+  // A failed spawn also emits 'error'; without a listener that would crash the owner.
+  child.on('error', (err) => collect(Buffer.from(`spawn error: ${String(err)}\n`)));
+  if (child.pid === undefined) {
+    log?.end(`could not start ${command}\n`);
+    throw new Error(`could not start ${name} (${command})`);
+  }
+  live.add(child);
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
+  let status: number | NodeJS.Signals | undefined;
   const exited = new Promise<number | NodeJS.Signals>((resolve) => {
     child.on('exit', (code, signal) => {
       live.delete(child);
-      resolve(signal ?? code ?? 0);
+      status = signal ?? code ?? 0;
+      resolve(status);
     });
   });
+  // 'close' comes after both pipes have ended: all output is in the log by then.
+  child.on('close', () => log?.end());
   return {
     name,
     pid: child.pid,
     child,
-    output: () => [...lines, partial].join('\n'),
+    logFile,
+    output: (n = KEPT_LINES + 1) => [...lines, partial].slice(-n).join('\n'),
     exited,
+    exitStatus: () => status,
     async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -31,13 +31,5 @@ export function fourLetterWord(port: number, word: string, timeoutMs = 1000): Pr
   });
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs` with `what`. */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+// Waiting lives in wait.ts; re-exported here for the importers that predate it.
+export { waitUntil } from './wait.ts';

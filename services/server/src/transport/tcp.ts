@@ -1,6 +1,7 @@
 /** CIM's TCP transport: varint32 length-prefixed protobuf frames (Netty-compatible). */
 import { createServer, type Server, type Socket } from 'node:net';
 import { FrameDecoder, FramingError } from '../../../common/src/framing.ts';
+import type { AddressLimiter } from '../limits.ts';
 import type { SessionHost } from '../session-host.ts';
 import type { TransportPort } from '../session.ts';
 
@@ -8,6 +9,8 @@ export interface TcpTransportOptions {
   readonly host: string;
   readonly port: number;
   readonly maxFrameBytes: number;
+  /** connections per remote address, counted with the WebSocket transport's */
+  readonly perAddress?: AddressLimiter;
 }
 
 export class TcpTransport {
@@ -21,6 +24,14 @@ export class TcpTransport {
   }
 
   #accept(node: SessionHost, socket: Socket): void {
+    // Refused before any session exists: an address at its limit costs one accept and one close.
+    const ip = socket.remoteAddress ?? '';
+    const perAddress = this.#opts.perAddress;
+    if (perAddress && !perAddress.tryAcquire(ip)) {
+      socket.destroy();
+      return;
+    }
+    if (perAddress) socket.once('close', () => perAddress.release(ip));
     this.#sockets.add(socket);
     const port: TransportPort = {
       kind: 'tcp',
@@ -37,6 +48,8 @@ export class TcpTransport {
         // A peer that never reads would keep a half-closed socket forever.
         setTimeout(() => socket.destroy(), 2000).unref();
       },
+      pauseReading: () => socket.pause(),
+      resumeReading: () => socket.resume(),
     };
     const session = node.open(port);
     const decoder = new FrameDecoder(this.#opts.maxFrameBytes);

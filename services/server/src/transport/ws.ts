@@ -5,6 +5,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { AddressLimiter } from '../limits.ts';
 import type { SessionHost } from '../session-host.ts';
 import type { TransportPort } from '../session.ts';
 
@@ -14,9 +15,11 @@ export class WsTransport {
   #accepting = true;
   #onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
   #http: HttpServer | undefined;
+  readonly #perAddress: AddressLimiter | undefined;
 
-  constructor(node: SessionHost, options: { path: string; maxFrameBytes: number }) {
+  constructor(node: SessionHost, options: { path: string; maxFrameBytes: number; perAddress?: AddressLimiter }) {
     this.#path = options.path;
+    this.#perAddress = options.perAddress;
     // permessage-deflate stays off: it costs ~20x the memory per connection for small messages.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false, clientTracking: true });
     this.#wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.#accept(node, ws, req));
@@ -29,6 +32,16 @@ export class WsTransport {
       if (!this.#accepting || path !== this.#path) {
         socket.end(`HTTP/1.1 ${this.#accepting ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         return;
+      }
+      // Counted from the upgrade request to the end of the socket, whatever happens in between.
+      const ip = req.socket.remoteAddress ?? '';
+      if (this.#perAddress) {
+        if (!this.#perAddress.tryAcquire(ip)) {
+          socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+          return;
+        }
+        const perAddress = this.#perAddress;
+        socket.once('close', () => perAddress.release(ip));
       }
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
     };
@@ -51,6 +64,8 @@ export class WsTransport {
         // Do not wait forever for a peer that never answers the close handshake.
         setTimeout(() => ws.terminate(), 2000).unref();
       },
+      pauseReading: () => ws.pause(),
+      resumeReading: () => ws.resume(),
     };
     const session = node.open(port);
     ws.on('message', (data, isBinary) => {

@@ -1,0 +1,57 @@
+/**
+ * The lifecycle's retry rules: which failures earn another attempt, which end the client, and how to wait
+ * between attempts (abortably, so close() never waits for a backoff).
+ */
+import { ClientErrorCode, CimClientError } from './errors.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { RouteApi } from './route-api.ts';
+
+/** Failures of the first connect worth another attempt: the network, not the account. */
+export function isTransient(err: unknown): boolean {
+  return err instanceof CimClientError && (err.code === ClientErrorCode.ROUTE_UNAVAILABLE || err.code === ClientErrorCode.CONNECT_FAILED || err.code === ClientErrorCode.TIMEOUT);
+}
+
+/** Errors that end a reconnect loop: the server said do not come back. */
+export function isTerminal(err: CimClientError): boolean {
+  return err.code === ClientErrorCode.REPLACED || err.code === ClientErrorCode.DISCONNECTED || err.code === ClientErrorCode.LOGIN_REJECTED;
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Registers (or looks up) the account of `o.userName`, retrying transient failures like the first connect;
+ * resolves with its userId, which must equal `expectedUserId` when one is given.
+ */
+export async function registerWithRetry(route: RouteApi, o: ResolvedOptions, expectedUserId: number | undefined, signal: AbortSignal): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const account = await route.registerAccount(o.userName, signal);
+      if (expectedUserId !== undefined && account.userId !== expectedUserId) {
+        throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `user "${o.userName}" is registered with id ${account.userId}, not ${expectedUserId}`);
+      }
+      return account.userId;
+    } catch (err) {
+      const delayMs = attempt < o.connectAttempts && isTransient(err) ? o.retryStrategy(attempt) : null;
+      if (delayMs === null) throw err;
+      await sleep(delayMs, signal);
+    }
+  }
+}
