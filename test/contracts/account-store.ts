@@ -31,5 +31,25 @@ export function describeAccountStoreContract(name: string, create: () => Promise
       expect(new Set(accounts.map((a) => a.userId)).size).toBe(names.length);
       for (const a of accounts) expect(await store.getAccount(a.userId)).toEqual(a);
     }));
+
+    it('creates an account with its credential once; a second registration sees the first credential', withStore(async ({ store }) => {
+      const racing = await Promise.all(['hash-a', 'hash-b', 'hash-c'].map((h) => store.registerWithCredential('carol', h)));
+      expect(racing.filter((r) => r.created)).toHaveLength(1);
+      const winner = racing.find((r) => r.created)!;
+      expect(new Set(racing.map((r) => r.account.userId)).size).toBe(1);
+      for (const r of racing) expect(r.credential).toBe(winner.credential);
+      expect(await store.getCredential(winner.account.userId)).toBe(winner.credential);
+      expect(await store.getAccount(winner.account.userId)).toEqual({ userId: winner.account.userId, userName: 'carol' });
+    }));
+
+    it('keeps accounts registered without a credential credential-less, and changes credentials only of existing accounts', withStore(async ({ store }) => {
+      const open = await store.registerAccount('dave');
+      expect(await store.getCredential(open.userId)).toBeUndefined();
+      expect(await store.registerWithCredential('dave', 'h1')).toEqual({ account: open, credential: undefined, created: false });
+      expect(await store.setCredential(open.userId, 'h2')).toBe(true);
+      expect(await store.getCredential(open.userId)).toBe('h2');
+      expect(await store.setCredential(987654321, 'h3')).toBe(false);
+      expect(await store.getCredential(987654321)).toBeUndefined();
+    }));
   });
 }

@@ -12,7 +12,12 @@ export interface LoginBody {
   httpPort: number;
   wsPath?: string;
   token?: string;
+  refreshToken?: string;
+  expiresIn?: number;
 }
+
+/** Every account the harness registers gets this password (a route in cim mode ignores it). */
+export const TEST_PASSWORD = 'test-password';
 
 export function routeApi(baseUrl: string) {
   const post = async <T>(path: string, body: unknown): Promise<Envelope<T>> => {
@@ -21,8 +26,8 @@ export function routeApi(baseUrl: string) {
   };
   return {
     post,
-    register: (userName: string) => post<{ userId: number; userName: string }>('/registerAccount', { userName }),
-    login: (userId: number, userName: string, protocol?: number) => post<LoginBody | null>('/login', { userId, userName, ...(protocol ? { protocol } : {}) }),
+    register: (userName: string, password = TEST_PASSWORD) => post<{ userId: number; userName: string }>('/registerAccount', { userName, password }),
+    login: (userId: number, userName: string, protocol?: number, password = TEST_PASSWORD) => post<LoginBody | null>('/login', { userId, userName, password, ...(protocol ? { protocol } : {}) }),
     offLine: (userId: number, token?: string) => post<null>('/offLine', { userId, msg: 'offLine', ...(token ? { token } : {}) }),
     p2p: (userId: number, receiveUserId: number, msg: string, token?: string) => post<null>('/p2pRoute', { userId, receiveUserId, msg, ...(token ? { token } : {}) }),
     group: (userId: number, msg: string, token?: string) => post<null>('/groupRoute', { userId, msg, ...(token ? { token } : {}) }),

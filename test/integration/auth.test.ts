@@ -1,80 +1,82 @@
-/** With an auth secret, logins need a route-issued token and pushes need the shared secret. */
+/** The two auth modes end to end: password (tokens, authenticated pushes) and cim (CIM's open behaviour). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from '../../services/common/src/codec.ts';
+import { createClient, type ChatMessage } from '../../services/client/src/index.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
 import { connectTcp, connectWs, type RawClient } from '../harness/raw-client.ts';
 import { routeApi } from '../harness/route-api.ts';
 
-let cluster: TestCluster;
-let api: ReturnType<typeof routeApi>;
+let password: TestCluster;
+let cim: TestCluster;
 const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster({ servers: 1, authSecret: 'test-secret' });
-  api = routeApi(cluster.routeUrl);
+  [password, cim] = await Promise.all([
+    startCluster({ servers: 1, auth: 'password', authSecret: 'test-secret' }),
+    startCluster({ servers: 1, auth: 'cim', authSecret: 'cim-secret' }),
+  ]);
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await cluster?.stop();
+  await Promise.all([password?.stop(), cim?.stop()]);
 });
 
-describe('authentication', () => {
-  it('accepts a WebSocket login with the token from /login and refuses one without', async () => {
-    const { userId } = (await api.register('tokened')).dataBody;
-    const login = await api.login(userId, 'tokened', 2);
-    expect(login.dataBody!.token).toMatch(/^[\w-]+\.[\w-]+$/);
-    const server = login.dataBody!;
-
-    const intruder = await connectWs(`ws://${server.ip}:${server.httpPort}/ws`);
-    clients.push(intruder);
-    intruder.login(userId, 'tokened', { protocol: '2' });
-    const refused = await intruder.next((f) => f.cmd === Command.LOGIN_RESPONSE);
-    expect(refused.properties).toMatchObject({ code: '9300', reason: 'token missing' });
-    // Terminal (docs/delivery.md): a client without a valid token must not come back on its own.
-    expect(await intruder.next((f) => f.cmd === Command.GOAWAY)).toMatchObject({ properties: { code: '4101', reconnect: '0' } });
-    expect((await intruder.closed).code).toBe(4101);
-
-    const forged = await connectWs(`ws://${server.ip}:${server.httpPort}/ws`);
-    clients.push(forged);
-    forged.login(userId, 'tokened', { protocol: '2', token: `${server.token!.split('.')[0]}.AAAA` });
-    expect((await forged.next((f) => f.cmd === Command.LOGIN_RESPONSE)).properties['code']).toBe('9300');
-
-    const owner = await connectWs(`ws://${server.ip}:${server.httpPort}/ws`);
+describe('password mode', () => {
+  it('accepts a WebSocket login with the JWT from /login', async () => {
+    const api = routeApi(password.routeUrl);
+    const { userId } = (await api.register('tokened', 'tokened-password')).dataBody;
+    const login = (await api.login(userId, 'tokened', 2, 'tokened-password')).dataBody!;
+    expect(login.token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(login.expiresIn).toBe(900);
+    const owner = await connectWs(`ws://${login.ip}:${login.httpPort}/ws`);
     clients.push(owner);
-    owner.login(userId, 'tokened', { protocol: '2', token: server.token! });
+    owner.login(userId, 'tokened', { protocol: '2', token: login.token! });
     expect((await owner.next((f) => f.cmd === Command.LOGIN_RESPONSE)).properties['code']).toBe('9000');
   });
 
-  it('refuses a CIM TCP login without a token (the connection is closed)', async () => {
-    const { userId } = (await api.register('legacy')).dataBody;
-    const tcp = await connectTcp('127.0.0.1', cluster.servers[0]!.tcpPort);
+  it('refuses a CIM TCP login (no token possible) and closes the connection', async () => {
+    const { userId } = (await routeApi(password.routeUrl).register('legacy', 'legacy-password')).dataBody;
+    const tcp = await connectTcp('127.0.0.1', password.servers[0]!.tcpPort);
     clients.push(tcp);
     tcp.login(userId, 'legacy');
     await tcp.closed;
     expect(tcp.frames).toEqual([]); // CIM clients never get extension frames
   });
 
-  it('requires the sender token on the route endpoints', async () => {
-    const a = (await api.register('sender')).dataBody;
-    const b = (await api.register('receiver')).dataBody;
-    const tokenA = (await api.login(a.userId, 'sender', 2)).dataBody!.token!;
-    const tokenB = (await api.login(b.userId, 'receiver', 2)).dataBody!.token!;
-    expect((await api.p2p(a.userId, b.userId, 'hi')).code).toBe('9300');
-    expect((await api.p2p(a.userId, b.userId, 'hi', tokenB)).code).toBe('9300');
-    expect((await api.group(a.userId, 'hi')).code).toBe('9300');
-    expect((await api.offLine(a.userId)).code).toBe('9300');
-    expect((await api.p2p(a.userId, b.userId, 'hi', tokenA)).code).toMatch(/^(9000|7000)$/);
-    expect((await api.offLine(a.userId, tokenA)).code).toBe('9000');
+  it('SDK clients with passwords chat, and a wrong password fails the connect', async () => {
+    const inbox: ChatMessage[] = [];
+    const bob = await createClient({ routeUrl: password.routeUrl, userName: 'sdk-bob', password: 'bob-password', onMessage: (m) => inbox.push(m) });
+    const alice = await createClient({ routeUrl: password.routeUrl, userName: 'sdk-alice', password: 'alice-password' });
+    try {
+      await alice.sendPrivate(bob.userId!, 'hello with a password');
+      await expect.poll(() => inbox.map((m) => m.text)).toEqual(['hello with a password']);
+      const wrong = await createClient({ routeUrl: password.routeUrl, userName: 'sdk-bob', password: 'not-bobs-password' }).catch((e: unknown) => e);
+      expect(wrong).toMatchObject({ serverCode: '9304' });
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
   });
+});
 
-  it('refuses pushes without the shared secret', async () => {
-    const server = cluster.servers[0]!;
-    const res = await fetch(`http://127.0.0.1:${server.httpPort}/push`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ broadcast: true, msg: 'spoofed', properties: {} }),
-    });
-    expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ code: '9300' });
+describe('cim mode', () => {
+  it('lets CIM clients in without password or token, keeps /sendMsg open and /push behind the secret', async () => {
+    const api = routeApi(cim.routeUrl);
+    const reg = await api.post<{ userId: number }>('/registerAccount', { userName: 'cim-user' });
+    expect(reg.code).toBe('9000');
+    const login = await api.post<{ ip: string; cimServerPort: number } | null>('/login', { userId: reg.dataBody.userId, userName: 'cim-user' });
+    expect(login.code).toBe('9000');
+    const server = cim.servers[0]!;
+    // No token in cim mode; protocol 2 only so the test can await the LOGIN_RESPONSE.
+    const tcp = await connectWs(`ws://127.0.0.1:${server.httpPort}/ws`);
+    clients.push(tcp);
+    tcp.login(reg.dataBody.userId, 'cim-user', { protocol: '2' });
+    expect((await tcp.next((f) => f.cmd === Command.LOGIN_RESPONSE)).properties['code']).toBe('9000');
+    // CIM's route calls /sendMsg without credentials.
+    const sent = await fetch(`http://127.0.0.1:${server.httpPort}/sendMsg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: reg.dataBody.userId, msg: 'from CIM route', properties: {} }) });
+    expect(sent.status).toBe(200);
+    await tcp.next((f) => f.reqMsg === 'from CIM route');
+    const push = await fetch(`http://127.0.0.1:${server.httpPort}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ broadcast: true, msg: 'spoofed', properties: {} }) });
+    expect(push.status).toBe(403);
+    expect(tcp.frames.filter((f) => f.reqMsg === 'spoofed')).toHaveLength(0);
   });
 });

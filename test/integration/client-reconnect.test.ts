@@ -6,6 +6,7 @@
  * before the crash must stay gone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_PASSWORD } from '../harness/route-api.ts';
 import { createClient, type ChatMessage, type CimClient, type ClientState, type StateChange } from '../../services/client/src/index.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
 
@@ -33,6 +34,7 @@ async function connect(userName: string): Promise<Tracked> {
   const client = await createClient({
     routeUrl: cluster.routeUrl,
     userName,
+    password: TEST_PASSWORD,
     onMessage: (m) => inbox.push(m),
     // Short backoff: the first attempts may still be routed to the dead server until ZooKeeper drops it.
     backoff: { initialDelayMs: 200, maxDelayMs: 2_000 },

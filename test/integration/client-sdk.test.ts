@@ -4,6 +4,7 @@
  * in one process, over WebSocket and TCP, and close() logging out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_PASSWORD } from '../harness/route-api.ts';
 import { createClient, type ChatMessage, type CimClient, type ClientOptions } from '../../services/client/src/index.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
 
@@ -21,7 +22,7 @@ afterAll(async () => {
 
 async function connect(userName: string, extra: Partial<ClientOptions> = {}): Promise<{ client: CimClient; inbox: ChatMessage[] }> {
   const inbox: ChatMessage[] = [];
-  const client = await createClient({ routeUrl: cluster.routeUrl, userName, onMessage: (m) => inbox.push(m), ...extra });
+  const client = await createClient({ routeUrl: cluster.routeUrl, userName, password: TEST_PASSWORD, onMessage: (m) => inbox.push(m), ...extra });
   clients.push(client);
   return { client, inbox };
 }

@@ -29,7 +29,7 @@ describe('the production build', () => {
   it('compiles with tsconfig.build.json and runs a cluster that delivers a message', async () => {
     await promisify(execFile)(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`, '--outDir', outDir], { cwd: root });
     let output = '';
-    up = startProcess('cim up (dist)', process.execPath, [`${outDir}/services/cli/src/main.js`, 'up', '--embedded', '--route-port', '0', '--server-tcp-port', '0', '--server-http-port', '0'], {
+    up = startProcess('cim up (dist)', process.execPath, [`${outDir}/services/cli/src/main.js`, 'up', '--embedded', '--auth', 'cim', '--route-port', '0', '--server-tcp-port', '0', '--server-http-port', '0'], {
       onLine: (line) => (output += `${line}\n`),
     });
     const routeUrl = await waitUntil('the compiled cim up to report its route', () => /cim-route\s+(http:\/\/\S+)\s+ready/.exec(output)?.[1], 30_000);

@@ -10,7 +10,7 @@ import { createClient, type ChatMessage, type CimClient, type StateChange } from
 import { Command, encodeMessage, PROTOCOL_VERSION } from '../../services/common/src/codec.ts';
 import { waitUntil } from '../../services/common/src/infra/ports.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
-import { routeApi } from '../harness/route-api.ts';
+import { routeApi, TEST_PASSWORD } from '../harness/route-api.ts';
 
 const SECRET = 'route-relay-secret';
 /** CIM's pong body, byte for byte (on TCP it follows the varint length prefix 08; README, compatibility table). */
@@ -45,6 +45,7 @@ async function connectViaRoute(userName: string): Promise<Tracked> {
   const client = await createClient({
     routeUrl: cluster.routeUrl,
     userName,
+    password: TEST_PASSWORD,
     via: 'route',
     onMessage: (m) => {
       inbox.push(m);

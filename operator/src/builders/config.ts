@@ -55,6 +55,8 @@ export function secretEnv(cr: CimCluster): V1EnvVar[] {
   const auth = authSecretRef(cr);
   return [
     ...redisPasswordEnv(cr, 'CIM_REDIS_PASSWORD'),
+    // auth.enabled: password mode (passwords, tokens, authenticated pushes); disabled: CIM's open behaviour.
+    { name: 'CIM_AUTH', value: auth ? 'password' : 'cim' },
     ...(auth ? [{ name: 'CIM_AUTH_SECRET', valueFrom: { secretKeyRef: { name: auth.name, key: auth.key } } }] : []),
   ];
 }

@@ -63,5 +63,6 @@ describe.each([
     const route = parseOptions(routeOptionSpecs, [], containerEnv(buildRouteDeployment(cr).spec!.template.spec!.containers[0]!, config)).options;
     expect([route.zkConnect, route.zkRoot, route.redisUrl, route.authSecret]).toEqual([server.zkConnect, server.zkRoot, server.redisUrl, server.authSecret]);
     expect(server.authSecret).toBe(cr.spec.auth.enabled ? 'secret-from-kubernetes' : undefined);
+    expect([server.auth, route.auth]).toEqual(cr.spec.auth.enabled ? ['password', 'password'] : ['cim', 'cim']);
   });
 });

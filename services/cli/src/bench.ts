@@ -1,214 +1,155 @@
 /**
- * `cim bench`: load against a cluster of real processes on this machine (started here unless
- * --route names one): logins, cross-server private messages (open loop, latency measured from the
- * sender's clock to the receiver's, same host), and group fan-out. Prints a markdown report.
+ * `cim bench`: load against a cluster of real processes on this machine (started here unless --route
+ * names one). The load comes from worker processes (bench/worker.ts) so that the cluster's CPU is not
+ * the generator's; the parent meters both, shows progress on stderr, and prints a table (and JSON with --out).
  */
-import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { Command } from '../../common/src/codec.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { startProcessCluster, type ProcessCluster } from '../../common/src/infra/process-cluster.ts';
 import { startZooKeeper, type ZooKeeperInstance } from '../../common/src/infra/zookeeper.ts';
 import { parseCommandLine, type ParsedOptions } from '../../common/src/options.ts';
-import { connectBenchUser, sendInBand, type BenchUser } from './bench-client.ts';
+import { parseServerAddress } from '../../common/src/server-address.ts';
+import { Fleet } from './bench/fleet.ts';
+import { summariseProfiles } from './bench/profile-summary.ts';
+import { formatTable } from './bench/report.ts';
+import { benchGroup, benchLogin, benchP2p, connectUsers, loggedInUsers, serverMemory, type Cluster, type ConnectedUser, type ScenarioResult } from './bench/scenarios.ts';
+import { now, round } from './bench/stats.ts';
+
+const SCENARIOS = ['all', 'login', 'p2p', 'p2p-cim', 'group', 'connections'] as const;
 
 const benchOptionSpecs = {
-  route: { type: 'string', optional: true, description: 'route URL of a running cluster (default: start one here: ZooKeeper, Redis, 2 servers, 1 route)' },
-  scenario: { type: 'string', default: 'all', choices: ['all', 'login', 'p2p', 'group'], description: 'what to measure' },
-  users: { type: 'int', default: 1000, min: 4, max: 15_000, description: 'connected users' },
-  concurrency: { type: 'int', default: 50, min: 1, description: 'logins in flight at once' },
-  rate: { type: 'int', default: 5000, min: 1, description: 'private messages per second (open loop), cross-server pairs' },
+  route: { type: 'string', optional: true, description: 'route URL of a running deployment (default: start one here: ZooKeeper, Redis, 2 servers, 1 route)' },
+  scenario: { type: 'list', default: ['all'], choices: SCENARIOS, description: `what to measure, comma-separated: ${SCENARIOS.join(', ')}` },
+  users: { type: 'int', default: 1000, min: 4, max: 38_000, description: 'connected users (native WebSocket), split over the workers' },
+  cimUsers: { type: 'int', default: 400, min: 4, max: 15_000, description: 'users of the p2p-cim scenario (TCP, CIM protocol)' },
+  concurrency: { type: 'int', default: 64, min: 1, description: 'logins/connects in flight at once (all workers together)' },
+  rate: { type: 'int', default: 5000, min: 1, description: 'private messages per second offered (open loop), cross-server pairs' },
+  window: { type: 'int', default: 0, min: 0, max: 1000, description: 'closed loop instead: unacknowledged messages per sender (0 = open loop at --rate)' },
   groupRate: { type: 'int', default: 20, min: 1, description: 'group messages per second, each to every other connected user' },
-  duration: { type: 'number', default: 10, min: 1, description: 'seconds per message scenario' },
+  duration: { type: 'number', default: 10, min: 0.2, description: 'seconds per message scenario' },
+  drain: { type: 'number', default: 15, min: 1, description: 'seconds to wait for outstanding deliveries after sending' },
+  workers: { type: 'int', default: 2, min: 1, max: 16, description: 'load-generator processes' },
+  maxMsgRate: { type: 'number', default: 0, min: 0, description: "the started servers' --max-msg-rate (their default is 100 frames/s per connection; 0 = unlimited)" },
+  out: { type: 'string', optional: true, description: 'write the results as JSON to this file' },
+  cpuProf: { type: 'string', optional: true, description: 'directory: run the started route and servers with --cpu-prof and summarise their profiles' },
 } as const;
 type BenchOptions = ParsedOptions<typeof benchOptionSpecs>;
 
-const now = () => performance.timeOrigin + performance.now();
-
-function percentiles(values: number[]): { p50: number; p99: number; p999: number; max: number } {
-  const s = [...values].sort((a, b) => a - b);
-  const at = (q: number) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!);
-  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: s.at(-1) ?? NaN };
-}
-const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(v < 10 ? 2 : 1)} ms` : 'n/a');
-
-/** CPU seconds used so far by this process (the load generator). */
-const selfCpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
-/** CPU seconds used so far by the given processes (Linux /proc). */
-function cpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
-    } catch {
-      // process gone
-    }
-  }
-  return ticks / 100;
-}
-
-async function inBatches<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        out[i] = await fn(i);
-      }
-    }),
-  );
-  return out;
-}
-
-interface Report {
-  lines: string[];
-}
-
-async function benchLogins(routeUrl: string, o: BenchOptions, tag: string, report: Report, pids: number[]): Promise<BenchUser[]> {
-  const latencies: number[] = [];
-  const cpu0 = cpuSeconds(pids);
-  const gen0 = selfCpuSeconds();
-  const t0 = now();
-  const users = await inBatches(o.users, o.concurrency, async (i) => {
-    const started = now();
-    const user = await connectBenchUser(routeUrl, `bench-${tag}-${i}`);
-    latencies.push(now() - started);
-    return user;
-  });
-  const elapsed = (now() - t0) / 1000;
-  const p = percentiles(latencies);
-  report.lines.push(
-    `| logins (register + /login + WebSocket + LOGIN_REQUEST), ${o.concurrency} in flight | ${o.users} users in ${elapsed.toFixed(2)} s = **${(o.users / elapsed).toFixed(0)}/s** | p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, max ${ms(p.max)} | ${((cpuSeconds(pids) - cpu0) / elapsed).toFixed(2)} | ${((selfCpuSeconds() - gen0) / elapsed).toFixed(2)} |`,
-  );
-  return users;
-}
-
-async function benchPrivate(users: BenchUser[], o: BenchOptions, report: Report, pids: number[]): Promise<void> {
-  // Pair users on different servers so every message crosses servers.
-  const servers = [...new Set(users.map((u) => u.server))];
-  const a = users.filter((u) => u.server === servers[0]);
-  const b = users.filter((u) => u.server !== servers[0]);
-  const pairs = Math.min(a.length, b.length);
-  if (pairs === 0) throw new Error('private-message scenario needs users on two servers');
-  const latencies: number[] = [];
-  let received = 0;
-  let acked = 0;
-  for (const u of users) {
-    u.onFrame = (f) => {
-      if (f.cmd === Command.MESSAGE && f.reqMsg.startsWith('p|')) {
-        latencies.push(now() - Number(f.reqMsg.split('|')[1]));
-        received++;
-      } else if (f.cmd === Command.MESSAGE_ACK) acked++;
-    };
-  }
-  let sent = 0;
-  const total = Math.round(o.rate * o.duration);
-  const cpu0 = cpuSeconds(pids);
-  const gen0 = selfCpuSeconds();
-  const t0 = now();
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const due = Math.min(total, Math.floor(((now() - t0) / 1000) * o.rate));
-      for (; sent < due; sent++) {
-        const k = sent % (pairs * 2);
-        const [from, to] = k < pairs ? [a[k]!, b[k]!] : [b[k - pairs]!, a[k - pairs]!];
-        sendInBand(from, `p|${now()}`, to.userId);
-      }
-      if (sent >= total) {
-        clearInterval(tick);
-        resolve();
-      }
-    }, 5);
-  });
-  const sendSeconds = (now() - t0) / 1000;
-  const deadline = now() + 10_000;
-  while ((received < sent || acked < sent) && now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const cpu = (cpuSeconds(pids) - cpu0) / ((now() - t0) / 1000);
-  const gen = (selfCpuSeconds() - gen0) / ((now() - t0) / 1000);
-  const p = percentiles(latencies);
-  report.lines.push(
-    `| private messages, cross-server, in-band with ack, ${pairs * 2} senders, target ${o.rate}/s for ${o.duration} s | sent ${sent} (${(sent / sendSeconds).toFixed(0)}/s), received ${received}, acked ${acked}, **lost ${sent - received}** | p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, p99.9 ${ms(p.p999)}, max ${ms(p.max)} | ${cpu.toFixed(2)} | ${gen.toFixed(2)} |`,
-  );
-}
-
-async function benchGroup(users: BenchUser[], o: BenchOptions, report: Report, pids: number[]): Promise<void> {
-  const sender = users[0]!;
-  const members = users.length - 1;
-  const firstAt = new Map<number, number>();
-  const count = new Map<number, number>();
-  const lastLatency = new Map<number, number>();
-  for (const u of users) {
-    u.onFrame = (f) => {
-      if (f.cmd !== Command.MESSAGE || !f.reqMsg.startsWith('g|')) return;
-      const [, seqText, sentText] = f.reqMsg.split('|');
-      const seq = Number(seqText);
-      firstAt.set(seq, firstAt.get(seq) ?? now());
-      count.set(seq, (count.get(seq) ?? 0) + 1);
-      if (count.get(seq) === members) lastLatency.set(seq, now() - Number(sentText));
-    };
-  }
-  const total = Math.round(o.groupRate * o.duration);
-  const cpu0 = cpuSeconds(pids);
-  const gen0 = selfCpuSeconds();
-  const t0 = now();
-  for (let seq = 0; seq < total; seq++) {
-    const due = t0 + (seq * 1000) / o.groupRate;
-    const wait = due - now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    sendInBand(sender, `g|${seq}|${now()}`);
-  }
-  const deadline = now() + 15_000;
-  const delivered = () => [...count.values()].reduce((x, y) => x + y, 0);
-  while (delivered() < total * members && now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const seconds = (now() - t0) / 1000;
-  const cpu = (cpuSeconds(pids) - cpu0) / seconds;
-  const gen = (selfCpuSeconds() - gen0) / seconds;
-  const p = percentiles([...lastLatency.values()]);
-  report.lines.push(
-    `| group messages to ${members} online members, ${o.groupRate}/s for ${o.duration} s | ${delivered()} of ${total * members} deliveries (${(delivered() / seconds).toFixed(0)}/s), **lost ${total * members - delivered()}** | time to last member: p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, max ${ms(p.max)} | ${cpu.toFixed(2)} | ${gen.toFixed(2)} |`,
-  );
-}
+const wants = (o: BenchOptions, s: (typeof SCENARIOS)[number]) => o.scenario.includes('all') || o.scenario.includes(s);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const parsed = parseCommandLine(benchOptionSpecs, argv, env, { command: 'cim bench', summary: 'Measures logins, cross-server private messages and group fan-out on this machine.' });
+  const parsed = parseCommandLine(benchOptionSpecs, argv, env, { command: 'cim bench', summary: 'Measures logins, private and group messages and connection memory, with the load generated in worker processes.' });
   if (!parsed.ok) return parsed.exitCode;
   const o = parsed.options;
   let zk: ZooKeeperInstance | undefined;
-  let cluster: ProcessCluster | undefined;
-  const users: BenchUser[] = [];
+  let pc: ProcessCluster | undefined;
+  let fleet: Fleet | undefined;
+  const notes: string[] = [];
+  const results: ScenarioResult[] = [];
+  const load = loadavg()[0]!;
   try {
+    const pids = new Map<string, number>();
+    let metricsUrls: string[] = [];
     let routeUrl = o.route;
-    let pids: number[] = [];
     if (!routeUrl) {
       zk = await startZooKeeper({ nodes: 1 });
+      const profiling = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProf}`] : [];
+      if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
       // The same `cim` that runs this command runs the cluster (sources or dist/).
-      cluster = await startProcessCluster({ cim: [process.execPath, process.argv[1]!], zkConnect: zk.connect, servers: 2, logLevel: 'info', routeArgs: ['--register-rate-limit', '0', '--login-rate-limit', '0'] }); // all users come from this one address
-      routeUrl = cluster.routeUrl;
-      pids = [cluster.route.process.pid, ...cluster.servers.map((s) => s.process.pid), cluster.redis.process.pid];
+      pc = await startProcessCluster({
+        cim: [process.execPath, ...profiling, process.argv[1]!],
+        zkConnect: zk.connect,
+        servers: 2,
+        logLevel: 'info', // the cluster helper waits for the 'started' info line
+        // --auth cim: CIM's open login (no passwords), so that the CIM-only scenario can run as CIM's clients do.
+        serverArgs: ['--max-msg-rate', String(o.maxMsgRate), '--auth', 'cim'],
+        routeArgs: ['--register-rate-limit', '0', '--login-rate-limit', '0', '--auth', 'cim'], // all users come from this one address
+      });
+      routeUrl = pc.routeUrl;
+      pids.set('route', pc.route.process.pid!);
+      pc.servers.forEach((s, i) => pids.set(`server-${i + 1}`, s.process.pid!));
+      pids.set('redis', pc.redis.process.pid!);
+      metricsUrls = pc.servers.map((s) => `http://127.0.0.1:${s.httpPort}/metrics`);
+      notes.push(`cluster: 2 cim-servers + 1 cim-route + redis-server as separate processes, ZooKeeper standalone; load from ${o.workers} worker processes`);
+      notes.push(`servers run with --max-msg-rate ${o.maxMsgRate} (${o.maxMsgRate === 0 ? 'unlimited' : `${o.maxMsgRate}/s per connection`}; the server default is 100 frames/s per connection) and --auth cim (no passwords or tokens)`);
+    } else {
+      notes.push(`existing deployment at ${routeUrl}: cluster CPU not measured; servers' --max-msg-rate applies (default 100 frames/s per connection)`);
     }
-    const report: Report = { lines: ['| scenario | result | latency | cluster CPU (cores) | generator CPU (cores) |', '|---|---|---|---|---|'] };
+    const cluster: Cluster = { routeUrl, pids };
+    fleet = await Fleet.start(o.workers);
     const tag = Date.now().toString(36);
-    console.error(`connecting ${o.users} users…`);
-    users.push(...(await benchLogins(routeUrl, o, tag, report, pids)));
-    if (o.scenario === 'all' || o.scenario === 'p2p') {
-      console.error('private messages…');
-      await benchPrivate(users, o, report, pids);
+    const names = (kind: string, n: number) => Array.from({ length: n }, (_, i) => `bench-${tag}-${kind}-${i}`);
+    const step = (label: string) => process.stderr.write(`${label}…\n`);
+
+    if (wants(o, 'login')) {
+      step(`login: ${o.users} accounts`);
+      results.push(await benchLogin(fleet, cluster, names('l', o.users), o.concurrency));
     }
-    if (o.scenario === 'all' || o.scenario === 'group') {
-      console.error('group messages…');
-      await benchGroup(users, o, report, pids);
+    let users: ConnectedUser[] = [];
+    const needNative = wants(o, 'p2p') || wants(o, 'group') || wants(o, 'connections');
+    if (needNative) {
+      step(`connecting ${o.users} users`);
+      const urlsKnown = metricsUrls.length > 0;
+      const before = urlsKnown ? await serverMemory(metricsUrls) : undefined;
+      const c = await connectUsers(fleet, cluster, 'native', names('n', o.users), o.concurrency);
+      users = c.users;
+      results.push(c.result);
+      if (!urlsKnown) metricsUrls = [...new Set(users.map((u) => u.server))].flatMap((s) => { const a = parseServerAddress(s); return a ? [`http://${a.host}:${a.httpPort}/metrics`] : []; });
+      if (wants(o, 'connections') && before) {
+        // Idle for a moment so that login garbage is collected by V8's own schedule (no forced GC in the servers).
+        await new Promise((r) => setTimeout(r, 3000));
+        const after = await serverMemory(metricsUrls);
+        const n = users.length;
+        results.push({
+          scenario: 'connections',
+          description: `${n} idle authenticated WebSocket clients over ${metricsUrls.length} servers (RSS and V8 heap in use from /metrics, no forced GC)`,
+          summary: `**${((after.rss - before.rss) / n / 1024).toFixed(1)} KiB RSS** and ${((after.heap - before.heap) / n / 1024).toFixed(1)} KiB heap per connection; servers total ${(after.rss / 2 ** 20).toFixed(0)} MiB RSS`,
+          numbers: { connections: n, rssBytesPerConnection: round((after.rss - before.rss) / n, 0), heapBytesPerConnection: round((after.heap - before.heap) / n, 0), rssBytesTotal: after.rss, heapBytesTotal: after.heap },
+          clusterCpu: {},
+          generatorCpu: NaN,
+        });
+      }
     }
-    console.log(`cim bench ${argv.join(' ')}\n${pids.length > 0 ? 'cluster: 2 cim-servers + 1 cim-route + redis-server as separate processes, ZooKeeper standalone; load generator in this process\n' : ''}`);
-    console.log(report.lines.join('\n'));
+    if (wants(o, 'p2p')) {
+      step('p2p');
+      results.push(await benchP2p(fleet, cluster, users, { kind: 'native', rate: o.rate, durationS: o.duration, window: o.window, drainS: o.drain }));
+    }
+    if (wants(o, 'group')) {
+      step('group');
+      results.push(await benchGroup(fleet, cluster, users, { rate: o.groupRate, durationS: o.duration, drainS: o.drain }));
+    }
+    if (wants(o, 'p2p-cim')) {
+      step(`connecting ${o.cimUsers} CIM users`);
+      const c = await connectUsers(fleet, cluster, 'cim', names('c', o.cimUsers), o.concurrency);
+      results.push(c.result);
+      // CIM's clients get no LOGIN_RESPONSE: wait until the servers count them as logged in.
+      const expected = users.length + c.users.length;
+      const deadline = now() + 30_000;
+      while ((await loggedInUsers(metricsUrls)) < expected && now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      step('p2p-cim');
+      results.push(await benchP2p(fleet, cluster, c.users, { kind: 'cim', rate: o.rate, durationS: o.duration, window: o.window, drainS: o.drain }));
+    }
+    const perSender = results.find((r) => r.scenario === 'p2p')?.numbers;
+    if (perSender && o.window === 0 && o.rate / (perSender['senders'] ?? 1) > (o.route ? 100 : o.maxMsgRate || Infinity)) {
+      notes.push(`warning: ${(o.rate / perSender['senders']!).toFixed(0)} messages/s per sender exceeds the servers' per-connection limit: expect 7400 refusals`);
+    }
+    await fleet.close();
+    fleet = undefined;
+    let profiles: string[] = [];
+    if (o.cpuProf && pc) {
+      // A CPU profile is written when the process exits: stop the processes gracefully first.
+      await Promise.all([pc.route.kill('SIGTERM'), ...pc.servers.map((s) => s.kill('SIGTERM'))]);
+      profiles = summariseProfiles(o.cpuProf, 25);
+    }
+    const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, loadAverageBefore: round(load, 2) };
+    console.log(`cim bench ${argv.join(' ')}\nmachine: ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, load average ${machine.loadAverageBefore} before the run\n${notes.join('\n')}\n`);
+    console.log(formatTable(results));
+    if (profiles.length > 0) console.log(`\n${profiles.join('\n')}`);
+    if (o.out) writeFileSync(o.out, `${JSON.stringify({ command: `cim bench ${argv.join(' ')}`, at: new Date().toISOString(), machine, notes, results, profiles }, null, 2)}\n`);
     return 0;
   } finally {
-    for (const u of users) u.close();
-    await cluster?.stop();
+    await fleet?.close();
+    await pc?.stop();
     await zk?.stop();
   }
 }

@@ -10,6 +10,8 @@ import { MemoryMetaHub, MemoryMetaStore } from '../../common/src/meta-store/memo
 import type { MetaStore } from '../../common/src/meta-store/types.ts';
 import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { parseCommandLine, parseOptions, type ParsedOptions } from '../../common/src/options.ts';
+import { randomBytes } from 'node:crypto';
+import { MemoryAuthStore } from '../../common/src/auth-store-memory.ts';
 import { MemoryRouteStore } from '../../common/src/route-store/memory.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import { MemoryInboxStore } from '../../common/src/inbox/memory.ts';
@@ -35,7 +37,8 @@ const upOptionSpecs = {
   zkConnect: { type: 'string', optional: true, description: 'use this ZooKeeper instead of starting one' },
   strategy: { type: 'string', default: 'round-robin', choices: STRATEGIES, description: 'server selection for logins' },
   heartbeatTimeout: { type: 'number', default: 30, min: 0.1, description: 'seconds without a frame before a client is evicted' },
-  authSecret: { type: 'string', optional: true, description: 'enable login tokens with this shared secret' },
+  auth: { type: 'string', default: 'password', choices: ['cim', 'password'], description: 'password: accounts have passwords and calls need tokens; cim: CIM\'s open behaviour (no password, no token)' },
+  authSecret: { type: 'string', optional: true, description: 'secret shared by servers and route (default in password mode: a random one per run)' },
   logLevel: { type: 'string', default: 'warn', choices: LOG_LEVELS, description: 'log level of the components' },
 } as const;
 type UpOptions = ParsedOptions<typeof upOptionSpecs>;
@@ -98,10 +101,15 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
     };
     // Inboxes live next to the route store: one shared memory inbox embedded, Redis otherwise.
     const sharedMemoryInbox = new MemoryInboxStore();
+    // Revocations must be seen by the route and every server: one memory store embedded, Redis otherwise.
+    const sharedMemoryAuth = new MemoryAuthStore();
     const newStores = () => {
       const store = newStore();
-      return { store, inbox: store instanceof RedisRouteStore ? new RedisInboxStore(store.client) : sharedMemoryInbox };
+      return store instanceof RedisRouteStore ? { store, inbox: new RedisInboxStore(store.client) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth };
     };
+    // Password mode (the default) needs a shared secret; one process tree, so a random one per run is enough.
+    const auth = (o.auth ?? 'password') as 'cim' | 'password';
+    const authSecret = o.authSecret ?? (auth === 'password' ? randomBytes(32).toString('base64url') : undefined);
     const newMeta = (): MetaStore => {
       const meta = mode === 'embedded' ? new MemoryMetaStore(hub) : new ZkMetaStore({ connect: zkConnect!, root: '/cim', sessionTimeoutMs: 6000, log });
       cleanups.push(() => meta.close());
@@ -119,7 +127,8 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
           tcpPort: o.serverTcpPort === 0 ? 0 : o.serverTcpPort + i,
           httpPort: o.serverHttpPort === 0 ? 0 : o.serverHttpPort + i,
           heartbeatTimeout: o.heartbeatTimeout,
-          authSecret: o.authSecret,
+          auth,
+          authSecret,
           shutdownTimeout: 3,
         },
         { ...newStores(), meta: newMeta(), log: log.child({ component: `cim-server-${i + 1}` }) },
@@ -129,7 +138,7 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
     }
     const routeConfig = parseOptions(routeOptionSpecs, [], {}).options;
     const route = await startCimRoute(
-      { ...routeConfig, host: o.host, port: o.routePort, strategy: o.strategy, authSecret: o.authSecret },
+      { ...routeConfig, host: o.host, port: o.routePort, strategy: o.strategy, auth, authSecret },
       { ...newStores(), meta: newMeta(), log: log.child({ component: 'cim-route' }) },
     );
     cleanups.push(() => route.stop());

@@ -32,6 +32,14 @@ export const Codes = {
   SERVER_DRAINING: { code: '7110', message: 'Server is shutting down, please reconnect', retryable: true },
   /** Too many messages on this connection, or too many registrations/logins from this address (HTTP 429): slow down, then retry. */
   RATE_LIMITED: { code: '7400', message: 'Too many requests, please slow down and retry', retryable: true },
+  /** Password mode: wrong user name, user id or password (the same answer for each, so names cannot be probed). */
+  BAD_CREDENTIALS: { code: '9301', message: 'Wrong user name or password', retryable: false },
+  /** Password mode: too many failed logins for this account or from this address; wait for the window to pass. */
+  LOGIN_THROTTLED: { code: '9302', message: 'Too many failed logins, please try again later', retryable: true },
+  /** The access token expired: get a new one with /refresh (or log in again), then repeat the call. */
+  TOKEN_EXPIRED: { code: '9303', message: 'Token expired, please refresh it', retryable: true },
+  /** /registerAccount: the name belongs to an account with another password. */
+  NAME_TAKEN: { code: '9304', message: 'User name is already taken', retryable: false },
 } as const satisfies Record<string, WireCode>;
 export type CodeName = keyof typeof Codes;
 

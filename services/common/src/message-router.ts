@@ -70,11 +70,29 @@ export class DeliveryError extends Error {
 
 export const MSG_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
+const ACCOUNT_CACHE_MAX = 100_000;
+const ACCOUNT_CACHE_TTL_MS = 60_000;
+
 export class MessageRouter {
   readonly #o: MessageRouterOptions;
 
+  /** receivers known to exist, until when (ms): saves one Redis round trip per message; accounts are never deleted */
+  readonly #accounts = new Map<number, number>();
+
   constructor(options: MessageRouterOptions) {
     this.#o = options;
+  }
+
+  #knownAccount(userId: number): boolean {
+    const until = this.#accounts.get(userId);
+    return until !== undefined && until > this.#o.clock.now();
+  }
+
+  #rememberAccount(userId: number): void {
+    // Bounded: past the cap the oldest entries go (Map keeps insertion order).
+    if (this.#accounts.size >= ACCOUNT_CACHE_MAX) this.#accounts.delete(this.#accounts.keys().next().value!);
+    this.#accounts.delete(userId);
+    this.#accounts.set(userId, this.#o.clock.now() + ACCOUNT_CACHE_TTL_MS);
   }
 
   /**
@@ -85,7 +103,8 @@ export class MessageRouter {
     const msgId = message.msgId ?? randomUUID();
     let receiver: { userId: number } | undefined;
     try {
-      receiver = await this.#o.directory.getAccount(to);
+      receiver = this.#knownAccount(to) ? { userId: to } : await this.#o.directory.getAccount(to);
+      if (receiver) this.#rememberAccount(to);
     } catch (err) {
       throw new DeliveryError(Codes.STORE_UNAVAILABLE, 'account lookup failed', { cause: err });
     }

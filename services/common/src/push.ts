@@ -149,8 +149,11 @@ export class HttpPushTransport implements PushTransport {
   #flush(server: string): void {
     const queue = this.#pending.get(server);
     if (!queue || queue.length === 0) return;
-    this.#pending.delete(server);
-    for (let i = 0; i < queue.length; i += MAX_PUSHES_PER_BATCH) this.#send(server, queue.slice(i, i + MAX_PUSHES_PER_BATCH));
+    // One batch on the wire per server keeps pushes in FIFO order (senders rely on it: they do not wait
+    // for their pushes); the rest stays pending and goes when this batch returns.
+    if (queue.length <= MAX_PUSHES_PER_BATCH) this.#pending.delete(server);
+    else this.#pending.set(server, queue.slice(MAX_PUSHES_PER_BATCH));
+    this.#send(server, queue.slice(0, MAX_PUSHES_PER_BATCH));
   }
 
   #send(server: string, batch: PendingPush[]): void {

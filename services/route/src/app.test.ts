@@ -11,7 +11,9 @@ import { createMetricsRegistry } from '../../common/src/metrics.ts';
 import type { PushRequest } from '../../common/src/push.ts';
 import { MemoryRouteStore } from '../../common/src/route-store/memory.ts';
 import { createStrategy } from '../../common/src/selection.ts';
+import { MemoryAuthStore } from '../../common/src/auth-store-memory.ts';
 import { buildRouteApp } from './app.ts';
+import { RouteAuth } from './auth.ts';
 import { createRouteMetrics } from './metrics.ts';
 
 let app: FastifyInstance;
@@ -50,7 +52,7 @@ beforeEach(async () => {
     log: silentLogger,
     clock,
     checks: [],
-    tokenTtlMs: 60_000,
+    auth: new RouteAuth({ mode: 'cim', secret: undefined, store: new MemoryAuthStore(clock), accounts: store, clock, tokenTtlMs: 60_000, refreshTtlMs: 600_000, maxFailures: 5, maxFailuresPerAddress: 50, failureWindowMs: 60_000 }),
   });
 });
 afterEach(async () => {

@@ -16,7 +16,11 @@ import { advertisable } from '../../common/src/server-address.ts';
 import { createStrategy, type SelectionStrategy, type StrategyName } from '../../common/src/selection.ts';
 import { waitForSignal } from '../../common/src/signals.ts';
 import { bounded } from '../../common/src/shutdown.ts';
+import type { AuthStore } from '../../common/src/auth-store.ts';
+import { MemoryAuthStore } from '../../common/src/auth-store-memory.ts';
+import { RedisAuthStore } from '../../common/src/auth-store-redis.ts';
 import { buildRouteApp } from './app.ts';
+import { RouteAuth, type AuthMode } from './auth.ts';
 import { routeOptionSpecs, type RouteConfig } from './config.ts';
 import { createRouteMetrics } from './metrics.ts';
 import { cachedProbe, tcpProbe, type Probe } from './probe.ts';
@@ -27,6 +31,8 @@ export interface CimRouteDeps {
   /** every user's acknowledged inbox (shared with the servers) */
   readonly inbox: InboxStore;
   readonly meta: MetaStore;
+  /** tokens, revocations, failure counters (default: on the route store's Redis, or in memory) */
+  readonly auth?: AuthStore;
   readonly log: Logger;
   readonly clock?: Clock;
   readonly push?: PushTransport;
@@ -46,6 +52,18 @@ function externalOnly(strategy: SelectionStrategy): SelectionStrategy {
 
 export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Promise<CimRouteHandle> {
   const clock = deps.clock ?? systemClock;
+  const auth = new RouteAuth({
+    mode: (config.auth ?? 'password') as AuthMode,
+    secret: config.authSecret,
+    store: deps.auth ?? (deps.store instanceof RedisRouteStore ? new RedisAuthStore(deps.store.client) : new MemoryAuthStore(clock)),
+    accounts: deps.store,
+    clock,
+    tokenTtlMs: config.tokenTtl * 1000,
+    refreshTtlMs: config.refreshTtl * 1000,
+    maxFailures: config.loginMaxFailures,
+    maxFailuresPerAddress: config.loginMaxFailuresPerAddress,
+    failureWindowMs: config.loginFailureWindow * 1000,
+  });
   const registry = createMetricsRegistry('cim-route');
   const metrics = createRouteMetrics(registry);
   registerMetaStoreMetrics(registry, deps.meta);
@@ -76,8 +94,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
       { name: 'route-store', isReady: () => deps.store.isReady() },
       { name: 'meta-store', isReady: () => deps.meta.isReady() },
     ],
-    authSecret: config.authSecret,
-    tokenTtlMs: config.tokenTtl * 1000,
+    auth,
     advertise: config.advertise === 'external' ? 'external' : 'internal',
     maxMessageBytes: config.maxMessageBytes,
     rateLimits: { registerPerMinute: config.registerRateLimit, loginPerMinute: config.loginRateLimit },
@@ -93,7 +110,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  deps.log.info({ port, strategy: config.strategy }, 'cim-route started');
+  deps.log.info({ port, strategy: config.strategy, auth: auth.mode }, 'cim-route started');
   return {
     port,
     url: `http://${host}:${port}`,

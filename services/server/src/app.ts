@@ -1,4 +1,5 @@
 /** The server's HTTP API (fastify): CIM's /sendMsg, the batch /push, health and metrics. Never listens. */
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createHttpApp, registerOpsRoutes, type ReadinessCheck } from '../../common/src/http.ts';
@@ -14,6 +15,8 @@ export interface ServerAppDeps {
   readonly checks: readonly ReadinessCheck[];
   readonly isShuttingDown: () => boolean;
   readonly authSecret?: string | undefined;
+  /** 'cim': CIM's /sendMsg stays open (CIM's route calls it without a credential); /push needs the secret when one is set */
+  readonly authMode?: 'cim' | 'password';
   readonly bodyLimitBytes?: number;
 }
 
@@ -43,16 +46,23 @@ export function buildServerApp(deps: ServerAppDeps): FastifyInstance {
   const app = createHttpApp(deps.log, deps.bodyLimitBytes ?? 4 * 1024 * 1024);
   registerOpsRoutes(app, deps.registry, deps.checks, deps.isShuttingDown);
 
-  const expectedAuth = deps.authSecret ? pushAuthHeader(deps.authSecret) : undefined;
+  if (deps.authMode === 'password' && !deps.authSecret) throw new Error('--auth password needs --auth-secret (the secret shared with the routes)');
+  const expectedAuth = deps.authSecret ? Buffer.from(pushAuthHeader(deps.authSecret)) : undefined;
+  /** Pushes come from holders of the shared secret only (routes, other servers); compared in constant time. */
   const checkAuth = async (req: { headers: Record<string, unknown> }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
-    if (expectedAuth && req.headers['x-cim-push-auth'] !== expectedAuth) return reply.code(403).send(envelope(Status.UNAUTHORIZED, null));
+    if (!expectedAuth) return undefined;
+    const given = req.headers['x-cim-push-auth'];
+    const buf = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0);
+    if (buf.length !== expectedAuth.length || !timingSafeEqual(buf, expectedAuth)) return reply.code(403).send(envelope(Status.UNAUTHORIZED, null));
     return undefined;
   };
+  // CIM's route calls /sendMsg without credentials: open in cim mode, like CIM; protected otherwise.
+  const sendMsgAuth = deps.authMode === 'cim' ? [] : [checkAuth];
 
   // CIM compatible: same body, always {"msg":"OK"} (CIM answers OK even when the user is not here).
   app.post<{ Body: SendMsgBody }>(
     '/sendMsg',
-    { schema: { body: sendMsgSchema, response: { 200: envelopeSchema({ type: 'object', properties: { msg: { type: 'string' } }, additionalProperties: false }) } }, preHandler: checkAuth },
+    { schema: { body: sendMsgSchema, response: { 200: envelopeSchema({ type: 'object', properties: { msg: { type: 'string' } }, additionalProperties: false }) } }, preHandler: sendMsgAuth },
     async (req) => {
       const { userId, msg, batchMsg, cmd, properties } = req.body;
       deps.node.handlePush({

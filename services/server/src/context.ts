@@ -1,4 +1,5 @@
 /** What the parts of the server core (login, messages, receipts, replay, drain) share. */
+import type { AuthStore } from '../../common/src/auth-store.ts';
 import type { Clock } from '../../common/src/clock.ts';
 import type { InboxStore } from '../../common/src/inbox/types.ts';
 import type { Logger } from '../../common/src/log.ts';
@@ -22,6 +23,11 @@ export interface ServerNodeOptions {
   readonly presenceTtlMs: number;
   readonly maxQueueBytes: number;
   readonly authSecret?: string | undefined;
+  /** 'cim': no tokens even with a secret (CIM's clients); default: tokens whenever authSecret is set */
+  readonly authMode?: 'cim' | 'password';
+  /** revocations (logout, password change), checked at login and every revocationCheckMs for live sessions */
+  readonly authStore?: AuthStore | undefined;
+  readonly revocationCheckMs?: number;
   /** per-connection frame rate (services/server/src/limits.ts); absent = unlimited */
   readonly rateLimit?: RateLimitOptions;
   /** largest in-band message text in UTF-8 bytes (default DEFAULT_MAX_MESSAGE_BYTES) */

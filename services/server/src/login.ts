@@ -1,8 +1,10 @@
 /**
  * LOGIN_REQUEST: validation, token, account, presence; then LOGIN_RESPONSE with maxSeq and the replay
  * of the pending inbox. A newer login of the same user on this server replaces (4100) the older one.
+ * Password mode (an auth secret, mode not 'cim'): the route's JWT for that user, not revoked; live
+ * sessions are re-checked every few seconds and a revoked one (logout, password change) is closed (4101).
  */
-import { verifyToken } from '../../common/src/auth.ts';
+import { verifyToken, type TokenClaims } from '../../common/src/auth.ts';
 import { Codes, type WireCode } from '../../common/src/codes.ts';
 import { Command, Prop, type CimFrame } from '../../common/src/codec.ts';
 import { closeSession, type ServerNodeOptions } from './context.ts';
@@ -17,12 +19,58 @@ export class LoginHandler {
   readonly #hub: Hub;
   readonly #replayer: InboxReplayer;
   readonly #draining: () => boolean;
+  /** Logged-in sessions and the token each logged in with, for the revocation check. */
+  readonly #tokens = new Map<Session, TokenClaims>();
+  #revocationTimer: NodeJS.Timeout | undefined;
+  #checking = false;
 
   constructor(options: ServerNodeOptions, hub: Hub, replayer: InboxReplayer, draining: () => boolean) {
     this.#o = options;
     this.#hub = hub;
     this.#replayer = replayer;
     this.#draining = draining;
+  }
+
+  get #passwordMode(): boolean {
+    return this.#o.authSecret !== undefined && this.#o.authSecret !== '' && this.#o.authMode !== 'cim';
+  }
+
+  /** Runs only while there are sessions to check; unref'd, so it never keeps the process alive. */
+  #track(session: Session, claims: TokenClaims): void {
+    if (!this.#o.authStore) return;
+    this.#tokens.set(session, claims);
+    this.#revocationTimer ??= setInterval(() => void this.checkRevocations(), this.#o.revocationCheckMs ?? 5000).unref();
+  }
+
+  /** Closes (4101) every live session whose token was revoked. Exposed for tests. */
+  async checkRevocations(): Promise<number> {
+    const store = this.#o.authStore;
+    if (!store || this.#checking) return 0;
+    this.#checking = true;
+    let closed = 0;
+    try {
+      for (const [session, claims] of [...this.#tokens]) {
+        if (session.status === 'closed') {
+          this.#tokens.delete(session);
+          continue;
+        }
+        if (!(await store.isRevoked(claims))) continue;
+        this.#tokens.delete(session);
+        if (session.status !== 'ready') continue; // closed while we asked the store
+        session.write({ cmd: Command.LOGIN_RESPONSE, requestId: claims.userId, properties: { [Prop.code]: Codes.UNAUTHORIZED.code, [Prop.reason]: 'token revoked' } });
+        closeSession(this.#o.log, session, 'login-refused', 'token revoked (logout or password change)');
+        closed++;
+      }
+    } catch (err) {
+      this.#o.log.warn({ err }, 'revocation check failed; retried at the next tick');
+    } finally {
+      this.#checking = false;
+      if (this.#tokens.size === 0 && this.#revocationTimer) {
+        clearInterval(this.#revocationTimer);
+        this.#revocationTimer = undefined;
+      }
+    }
+    return closed;
   }
 
   async handle(session: Session, frame: CimFrame): Promise<void> {
@@ -54,10 +102,16 @@ export class LoginHandler {
       return this.#refuse(session, userId, Codes.VALIDATION_FAIL, 'LOGIN_REQUEST needs requestId = userId > 0 and reqMsg = userName', 'login-refused');
     }
     if (this.#draining()) return this.#refuse(session, userId, Codes.SERVER_DRAINING, 'server is shutting down', 'shutdown');
-    if (this.#o.authSecret) {
-      const check = verifyToken(this.#o.authSecret, frame.properties[Prop.token], userId, this.#o.clock.now());
-      // An expired token is renewed by logging in through the route again; any other failure is final.
-      if (!check.ok) return this.#refuse(session, userId, Codes.UNAUTHORIZED, `token ${check.reason}`, check.reason === 'expired' ? 'login-retry' : 'login-refused');
+    let claims: TokenClaims | undefined;
+    if (this.#passwordMode) {
+      const check = await verifyToken(this.#o.authSecret!, frame.properties[Prop.token], userId, this.#o.clock.now());
+      // An expired token is renewed through the route (/refresh, /login); any other failure is final.
+      if (!check.ok) {
+        if (check.reason === 'expired') return this.#refuse(session, userId, Codes.TOKEN_EXPIRED, 'token expired', 'login-retry');
+        return this.#refuse(session, userId, Codes.UNAUTHORIZED, `token ${check.reason}`, 'login-refused');
+      }
+      if (this.#o.authStore && (await this.#o.authStore.isRevoked(check.claims))) return this.#refuse(session, userId, Codes.UNAUTHORIZED, 'token revoked', 'login-refused');
+      claims = check.claims;
     }
     const account = await this.#o.store.getAccount(userId);
     if (!account || account.userName !== userName) return this.#refuse(session, userId, Codes.ACCOUNT_NOT_MATCH, Codes.ACCOUNT_NOT_MATCH.message, 'login-refused');
@@ -69,6 +123,7 @@ export class LoginHandler {
       if (!this.#hub.session(userId)) await this.#o.store.logout(userId, this.#o.selfId);
       return;
     }
+    if (claims) this.#track(session, claims);
     const replaced = this.#hub.bindUser(session);
     if (replaced) closeSession(this.#o.log, replaced, 'replaced', 'a newer login of the same user on this server');
     this.#o.metrics.users.set(this.#hub.userCount);

@@ -19,6 +19,9 @@ import { HttpPushTransport, LocalShortcutPushTransport, type PushTransport } fro
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { formatServerAddress, type ServerNodeData } from '../../common/src/server-address.ts';
+import type { AuthStore } from '../../common/src/auth-store.ts';
+import { MemoryAuthStore } from '../../common/src/auth-store-memory.ts';
+import { RedisAuthStore } from '../../common/src/auth-store-redis.ts';
 import { buildServerApp } from './app.ts';
 import { ExternalAddressWatch } from './external-address.ts';
 import { frameLimits, serverOptionSpecs, type ServerConfig } from './config.ts';
@@ -37,6 +40,8 @@ export interface CimServerDeps {
   /** every user's acknowledged inbox (shared with the routes and the other servers) */
   readonly inbox: InboxStore;
   readonly meta: MetaStore;
+  /** token revocations (default: on the route store's Redis, or in memory) */
+  readonly auth?: AuthStore;
   readonly log: Logger;
   readonly clock?: Clock;
   /** Pushes to other servers; defaults to HTTP. */
@@ -61,6 +66,9 @@ export function defaultAdvertiseHost(): string {
 
 export async function startCimServer(config: ServerConfig, deps: CimServerDeps): Promise<CimServerHandle> {
   const clock = deps.clock ?? systemClock;
+  const authMode = (config.auth ?? 'password') as 'cim' | 'password';
+  if (authMode === 'password' && !config.authSecret) throw new Error('--auth password needs --auth-secret (the secret shared with the routes)');
+  const authStore = authMode === 'password' ? (deps.auth ?? (deps.store instanceof RedisRouteStore ? new RedisAuthStore(deps.store.client) : new MemoryAuthStore(clock))) : undefined;
   const { maxFrameBytes, maxQueueBytes } = frameLimits(config);
   const registry = createMetricsRegistry('cim-server');
   const metrics = createServerMetrics(registry);
@@ -85,6 +93,9 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     presenceTtlMs: config.presenceTtl * 1000,
     maxQueueBytes,
     authSecret: config.authSecret,
+    authMode,
+    authStore,
+    revocationCheckMs: (config.revocationCheck ?? 5) * 1000,
     rateLimit: { maxMsgRate: config.maxMsgRate, msgBurst: config.msgBurst },
     maxMessageBytes: config.maxMessageBytes,
   });
@@ -103,6 +114,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     ],
     isShuttingDown: () => shuttingDown,
     authSecret: config.authSecret,
+    authMode,
     // A /push/batch carries several messages of up to --max-message-bytes each, JSON-escaped.
     bodyLimitBytes: Math.max(4 * 1024 * 1024, 8 * maxFrameBytes),
   });

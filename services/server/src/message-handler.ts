@@ -84,7 +84,9 @@ export class MessageHandler {
       return ack(err.wire);
     }
     ack(Codes.SUCCESS, { [Prop.msgId]: sent.msgId, [Prop.seq]: String(sent.seq), [Prop.online]: sent.online ? '1' : '0' });
-    // SENT is promised; the live push only makes it faster (it waits in the inbox otherwise).
-    await sent.push();
+    // SENT is promised; the live push only makes it faster (it waits in the inbox otherwise). Not awaited:
+    // the next message of this sender need not wait for this one's HTTP round trip. Per-sender order holds
+    // because push() enqueues synchronously here, in queue order, and the transport keeps FIFO per server.
+    void sent.push();
   }
 }

@@ -37,8 +37,8 @@ describe('server node', () => {
     const { userId } = await f.store.registerAccount('carol');
     const good = new FakeTransport();
     const bad = new FakeTransport();
-    f.node.frame(f.node.open(good), encodeMessage({ requestId: userId, reqMsg: 'carol', properties: { protocol: '2', token: issueToken('s3cret', userId, f.clock.now()) } }));
-    f.node.frame(f.node.open(bad), encodeMessage({ requestId: userId, reqMsg: 'carol', properties: { protocol: '2', token: issueToken('other', userId, f.clock.now()) } }));
+    f.node.frame(f.node.open(good), encodeMessage({ requestId: userId, reqMsg: 'carol', properties: { protocol: '2', token: (await issueToken('s3cret', userId, 'sid', f.clock.now())).token } }));
+    f.node.frame(f.node.open(bad), encodeMessage({ requestId: userId, reqMsg: 'carol', properties: { protocol: '2', token: (await issueToken('other', userId, 'sid', f.clock.now())).token } }));
     await settle();
     expect(good.frames[0]!.properties['code']).toBe('9000');
     expect(bad.frames[0]!.properties).toEqual({ code: '9300', reason: 'token bad-signature' });

@@ -76,7 +76,7 @@ describe('cim chat options', () => {
   it('exits 1 with the reason when the login fails', async () => {
     for (const server of cim.servers) await server.stop(); // no server registered: the route answers 7100
     const stderr = new TextSink();
-    const code = await main(['--route', cim.routeUrl, '--user', 'x'], {}, { stdin: new PassThrough(), stdout: new TextSink(), stderr, handleSignals: false });
+    const code = await main(['--route', cim.routeUrl, '--user', 'x', '--password', 'x-password'], {}, { stdin: new PassThrough(), stdout: new TextSink(), stderr, handleSignals: false });
     expect(code).toBe(1);
     expect(stderr.text).toContain('login failed: route /login refused (7100)');
   });
@@ -84,7 +84,7 @@ describe('cim chat options', () => {
   it('takes its options from CIM_ environment variables', async () => {
     const stdin = new PassThrough();
     const stdout = new TextSink();
-    const exit = main([], { CIM_ROUTE: cim.routeUrl, CIM_USER: 'envuser', CIM_HISTORY_DIR: historyDir, CIM_ONCE: 'true' }, { stdin, stdout, stderr: new TextSink(), handleSignals: false });
+    const exit = main([], { CIM_ROUTE: cim.routeUrl, CIM_USER: 'envuser', CIM_PASSWORD: 'env-password', CIM_HISTORY_DIR: historyDir, CIM_ONCE: 'true' }, { stdin, stdout, stderr: new TextSink(), handleSignals: false });
     stdin.end('from env\n');
     expect(await exit).toBe(0);
     expect(stdout.text).toContain('✓ you -> all: from env');

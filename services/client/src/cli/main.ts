@@ -16,6 +16,7 @@ export const CHAT_OPTIONS = {
   route: { type: 'string', description: 'base URL of cim-route', default: 'http://127.0.0.1:8083' },
   user: { type: 'string', description: 'your user name (registered on first use)' },
   userId: { type: 'int', description: 'your user id, when you know it (skips the lookup by name)', optional: true, min: 1 },
+  password: { type: 'string', description: 'your password (route in password mode); better in CIM_PASSWORD, or typed at the prompt (not echoed) when interactive', optional: true },
   transport: { type: 'string', description: 'connection to cim-server', choices: ['ws', 'tcp'], default: 'ws' },
   via: { type: 'string', description: 'WebSocket to the server directly, through the route\'s relay, or auto (relay when --route is loopback, e.g. a kubectl port-forward, and the server is not)', choices: ['auto', 'direct', 'route'], default: 'auto' },
   historyDir: { type: 'string', description: 'chat history root (default: $XDG_DATA_HOME/cim/history)', optional: true },
@@ -68,12 +69,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
   const history = new History(historyRoot, options.user, (err) => io.stderr.write(`! history not written: ${err.message}\n`));
   // Shared across restarts: what an earlier run displayed is not shown again when the server pushes it again.
   const seenStore = new FileSeenStore(join(history.dir, SEEN_FILE), (err) => io.stderr.write(`! seen-message list not written: ${err.message}\n`));
+  let password: string | undefined = options.password;
+  // Interactive and no password given: ask, without echo. Empty = none (a route in cim mode needs none).
+  // Only when the route says (in its OpenAPI document) that registrations need a password: cim-mode routes never prompt.
+  if (password === undefined && io.stdin.isTTY === true && !options.once && (await routeNeedsPassword(options.route, io.fetch ?? fetch))) {
+    password = (await promptHidden(io.stdin, io.stderr, `password for ${options.user}: `)) || undefined;
+  }
   let client: CimClient;
   try {
     client = new CimClient({
       routeUrl: options.route,
       userName: options.user,
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
+      ...(password !== undefined ? { password } : {}),
       transport: options.transport as 'ws' | 'tcp',
       via: options.via as Via,
       seenStore,
@@ -105,5 +113,45 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+  }
+}
+
+/** Reads one line from a TTY in raw mode, echoing nothing; Ctrl-C/Ctrl-D give up (empty). */
+function promptHidden(stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown }, stderr: Writable, question: string): Promise<string> {
+  return new Promise((resolve) => {
+    stderr.write(question);
+    let typed = '';
+    const raw = typeof stdin.setRawMode === 'function';
+    if (raw) stdin.setRawMode!(true);
+    const done = (value: string) => {
+      stdin.off('data', onData);
+      if (raw) stdin.setRawMode!(false);
+      stdin.pause();
+      stderr.write('\n');
+      resolve(value);
+    };
+    const onData = (chunk: Buffer | string) => {
+      for (const ch of chunk.toString()) {
+        if (ch === '\r' || ch === '\n') return done(typed);
+        if (ch === '\u0003' || ch === '\u0004') return done('');
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else if (ch >= ' ') typed += ch;
+      }
+    };
+    stdin.on('data', onData);
+    stdin.resume();
+  });
+}
+
+/** Whether the route runs in password mode: its /registerAccount schema requires a password. Unknown = no. */
+async function routeNeedsPassword(routeUrl: string, fetchFn: typeof fetch): Promise<boolean> {
+  try {
+    const res = await fetchFn(`${routeUrl.replace(/\/+$/, '')}/openapi.json`, { signal: AbortSignal.timeout(3000) });
+    if (res.status !== 200) return false;
+    const doc = (await res.json()) as { paths?: Record<string, { post?: { requestBody?: { content?: Record<string, { schema?: { required?: unknown } }> } } }> };
+    const required = doc.paths?.['/registerAccount']?.post?.requestBody?.content?.['application/json']?.schema?.required;
+    return Array.isArray(required) && required.includes('password');
+  } catch {
+    return false;
   }
 }

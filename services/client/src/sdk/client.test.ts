@@ -344,8 +344,10 @@ describe('CimClient reconnect', () => {
     expect(reconnecting).toMatchObject({ from: 'ready', attempt: 1 });
     expect(reconnecting.delayMs).toBeGreaterThanOrEqual(5);
     const bobCalls = cim.routeCalls.filter((c) => c.body['userId'] === bob.userId);
-    expect(bobCalls.slice(0, 2).map((c) => c.path)).toEqual(['POST /offLine', 'POST /login']);
-    expect(bobCalls[0]!.body['server']).toBe(`127.0.0.1:${server.tcp.port}:${server.ws.port}`);
+    // Password mode: a fresh access token first (refresh rotation), then the route cleanup and the login with it.
+    expect(bobCalls.slice(0, 3).map((c) => c.path)).toEqual(['POST /refresh', 'POST /offLine', 'POST /login']);
+    expect(bobCalls[2]!.body['token']).toBe(bobCalls[1]!.body['token']);
+    expect(bobCalls[1]!.body['server']).toBe(`127.0.0.1:${server.tcp.port}:${server.ws.port}`);
     expect(bob.info().reconnects).toBe(1);
 
     if (alice.state !== 'ready') await waitForState(alice, 'ready');

@@ -17,7 +17,7 @@ import type { ClientState, StateChange } from './events.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { disconnectAdvice, LoginHandshake, terminalError, type LoginAccepted } from './login.ts';
 import type { ResolvedOptions } from './options.ts';
-import { RouteApi, type LoginGrant, type ServerAssignment } from './route-api.ts';
+import { RouteApi, type LoginGrant, type ServerAssignment, type Tokens } from './route-api.ts';
 import { errorText, isTerminal, isTransient, registerWithRetry, sleep } from './retry.ts';
 import { openConnection, type Connection } from './transport.ts';
 
@@ -47,6 +47,8 @@ export class Lifecycle {
   #epoch = 0;
   #userId: number | undefined;
   #grant: LoginGrant | undefined;
+  /** Password mode: this login session's tokens, in memory only (refreshed before every reconnect). */
+  #tokens: Tokens | undefined;
   #loginAttempted = false;
   #connection: Connection | undefined;
   #handshake: LoginHandshake | undefined;
@@ -111,7 +113,7 @@ export class Lifecycle {
           this.#teardown('connect attempt failed');
           await sleep(delayMs, this.#abort.signal);
           // A login the route accepted but the server did not complete would answer 5000 next time.
-          await this.#offLine().catch(() => undefined);
+          await this.#offLine(true).catch(() => undefined);
         }
       }
     } catch (err) {
@@ -146,7 +148,7 @@ export class Lifecycle {
     const epoch = ++this.#epoch;
     const userId = this.#userId!;
     this.#loginAttempted = true;
-    const grant = await this.route.login(userId, this.#o.userName, this.#abort.signal);
+    const grant = await this.#routeLogin(userId);
     this.#assertEpoch(epoch);
     this.#grant = grant;
     const connection = await openConnection(
@@ -251,8 +253,10 @@ export class Lifecycle {
       }
       this.#setState('connecting', { attempt });
       try {
-        // Clear our own stale route first (only if it still names our old server), or the route answers 5000.
-        await this.#offLine().catch((err: unknown) => this.#o.logger.debug({ err }, 'offLine before reconnect failed'));
+        // A fresh access token first (the old one may have expired while we were away), then clear our own
+        // stale route (only if it still names our old server), or the route answers 5000.
+        await this.#renewTokens();
+        await this.#offLine(true).catch((err: unknown) => this.#o.logger.debug({ err }, 'offLine before reconnect failed'));
         await this.#establish(true);
         return;
       } catch (err) {
@@ -270,11 +274,42 @@ export class Lifecycle {
    * server (e.g. 5000, another client of the user is online), so there is nothing of ours to remove and a
    * /offLine without `server` would delete the other client's route.
    */
-  #offLine(): Promise<void> {
+  #offLine(keepSession = false): Promise<void> {
     const g = this.#grant;
     if (!g) return Promise.resolve();
     const server = formatServerAddress({ host: g.ip, tcpPort: g.cimServerPort, httpPort: g.httpPort });
-    return this.route.offLine(this.#userId ?? 0, g.token, this.#isClosed() ? undefined : this.#abort.signal, server);
+    return this.route.offLine(this.#userId ?? 0, this.#tokens?.token ?? g.token, this.#isClosed() ? undefined : this.#abort.signal, server, keepSession);
+  }
+
+  /**
+   * /login: with this session's access token when there is one (a reconnect), else with the password (or
+   * nothing, in cim mode). A refused token falls back to the password; a password login starts a new session.
+   */
+  async #routeLogin(userId: number): Promise<LoginGrant> {
+    const signal = this.#abort.signal;
+    if (this.#tokens) {
+      try {
+        return await this.route.login(userId, this.#o.userName, signal, { token: this.#tokens.token });
+      } catch (err) {
+        if (this.#o.password === undefined || !isAuthRefusal(err)) throw err;
+        this.#tokens = undefined;
+      }
+    }
+    const grant = await this.route.login(userId, this.#o.userName, signal, { password: this.#o.password });
+    this.#tokens = grant.token && grant.refreshToken ? { token: grant.token, refreshToken: grant.refreshToken } : undefined;
+    return grant;
+  }
+
+  /** Rotates the refresh token for a new access token; a refused one ends the session (the password starts a new one). */
+  async #renewTokens(): Promise<void> {
+    const tokens = this.#tokens;
+    if (!tokens || this.#userId === undefined) return;
+    try {
+      this.#tokens = await this.route.refresh(this.#userId, tokens.refreshToken, this.#abort.signal);
+    } catch (err) {
+      if (isAuthRefusal(err)) this.#tokens = undefined;
+      else this.#o.logger.debug({ err }, 'token refresh failed; trying the login anyway');
+    }
   }
 
   #teardown(reason: string): void {
@@ -305,6 +340,11 @@ export class Lifecycle {
     this.#o.logger.debug({ from, to, ...details }, 'state');
     this.#hooks.state({ from, to, ...details });
   }
+}
+
+/** The route refused a token or refresh token (9300 unauthorized, 9303 expired). */
+function isAuthRefusal(err: unknown): boolean {
+  return err instanceof CimClientError && err.code === ClientErrorCode.ROUTE_REJECTED && (err.serverCode === '9300' || err.serverCode === '9303');
 }
 
 export function closedError(): CimClientError {

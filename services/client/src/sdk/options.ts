@@ -14,6 +14,11 @@ export interface ClientOptions {
   readonly routeUrl: string;
   /** The account's name; the route checks it against userId at login. */
   readonly userName: string;
+  /**
+   * The account's password, for a route in password mode (the default of `cim up` and the operator). Kept
+   * in memory only: used to register and log in, and to log in again when the refresh token no longer works.
+   */
+  readonly password?: string;
   /** The account's id. Without it the account is looked up (and created) by name through /registerAccount. */
   readonly userId?: number;
   /**
@@ -75,6 +80,7 @@ export interface ResolvedOptions {
   readonly routeUrl: string;
   readonly userName: string;
   readonly userId: number | undefined;
+  readonly password: string | undefined;
   readonly register: boolean;
   readonly transport: TransportKind;
   readonly via: Via;
@@ -103,6 +109,9 @@ export const DEFAULT_SEND_RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, 
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
   if (typeof options.userName !== 'string' || options.userName.trim() === '') throw invalid('userName must be a non-empty string');
+  if (options.password !== undefined && (typeof options.password !== 'string' || options.password === '' || options.password.length > 256)) {
+    throw invalid('password must be a non-empty string of at most 256 characters');
+  }
   if (options.userId !== undefined && (!Number.isSafeInteger(options.userId) || options.userId <= 0)) {
     throw invalid(`userId must be a positive integer, got ${String(options.userId)}`);
   }
@@ -125,6 +134,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     routeUrl: options.routeUrl,
     userName: options.userName,
     userId: options.userId,
+    password: options.password,
     register: options.register ?? options.userId === undefined,
     transport,
     via: checkVia(options.via, transport),

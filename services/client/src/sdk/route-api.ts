@@ -22,8 +22,22 @@ export interface ServerAssignment {
 }
 
 export interface LoginGrant extends ServerAssignment {
-  /** Route-issued token: sent in LOGIN_REQUEST and to /offLine. May be empty when the cluster has no auth. */
+  /** Route-issued access token (JWT): sent in LOGIN_REQUEST and to every call for this user. Empty in cim mode. */
   readonly token: string;
+  /** Password mode, login with a password: the refresh token of the new session ('' otherwise). */
+  readonly refreshToken: string;
+}
+
+/** A fresh access token and the refresh token that replaced the one used. */
+export interface Tokens {
+  readonly token: string;
+  readonly refreshToken: string;
+}
+
+/** How /login proves who is logging in: nothing (cim mode), the password, or a valid access token. */
+export interface LoginProof {
+  readonly password?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 export interface OnlineUser {
@@ -70,16 +84,17 @@ export class RouteApi {
     return this.#base;
   }
 
-  /** Idempotent by name: an existing account's id is returned. */
-  async registerAccount(userName: string, signal?: AbortSignal): Promise<RegisteredAccount> {
-    const body = await this.#call('POST', 'registerAccount', { userName }, signal);
+  /** Idempotent by name (with the same password in password mode): an existing account's id is returned. */
+  async registerAccount(userName: string, signal?: AbortSignal, password?: string): Promise<RegisteredAccount> {
+    const body = await this.#call('POST', 'registerAccount', { userName, ...(password !== undefined ? { password } : {}) }, signal);
     const data = asObject(body.dataBody, 'registerAccount');
     return { userId: asUserId(data['userId'], 'registerAccount.userId'), userName: asString(data['userName'], 'registerAccount.userName') };
   }
 
   /** Logs in with protocol 2, which returns the WebSocket path and a token besides CIM's server address. */
-  async login(userId: number, userName: string, signal?: AbortSignal): Promise<LoginGrant> {
-    const body = await this.#call('POST', 'login', { userId, userName, protocol: 2 }, signal);
+  async login(userId: number, userName: string, signal?: AbortSignal, proof: LoginProof = {}): Promise<LoginGrant> {
+    const extra = proof.password !== undefined ? { password: proof.password } : proof.token ? { token: proof.token } : {};
+    const body = await this.#call('POST', 'login', { userId, userName, protocol: 2, ...extra }, signal);
     const data = asObject(body.dataBody, 'login');
     return {
       ip: asString(data['ip'], 'login.ip'),
@@ -87,16 +102,27 @@ export class RouteApi {
       httpPort: asPort(data['httpPort'], 'login.httpPort'),
       wsPath: typeof data['wsPath'] === 'string' && data['wsPath'] !== '' ? data['wsPath'] : '/ws',
       token: typeof data['token'] === 'string' ? data['token'] : '',
+      refreshToken: typeof data['refreshToken'] === 'string' ? data['refreshToken'] : '',
     };
+  }
+
+  /** Password mode: a new access token for the refresh token, which is used up (the answer carries its successor). */
+  async refresh(userId: number, refreshToken: string, signal?: AbortSignal): Promise<Tokens> {
+    const body = await this.#call('POST', 'refresh', { userId, refreshToken }, signal);
+    const data = asObject(body.dataBody, 'refresh');
+    return { token: asString(data['token'], 'refresh.token'), refreshToken: asString(data['refreshToken'], 'refresh.refreshToken') };
   }
 
   /**
    * Clears the user's route and online mark. CIM always answers 9000, also for unknown users. With
    * `server` (`host:tcpPort:httpPort`) the route removes the route only while it still names that server,
-   * so a client never deletes the route of another client of the same user.
+   * so a client never deletes the route of another client of the same user. In password mode it also
+   * revokes the token and its session, unless `keepSession`.
    */
-  async offLine(userId: number, token: string | undefined, signal?: AbortSignal, server?: string): Promise<void> {
+  async offLine(userId: number, token: string | undefined, signal?: AbortSignal, server?: string, keepSession = false): Promise<void> {
     const payload: Record<string, unknown> = { userId, msg: 'offLine' };
+    // keepSession: only the route is cleared (before a reconnect); without it a logout, which revokes the token.
+    if (keepSession) payload['keepSession'] = true;
     if (token) payload['token'] = token;
     if (server) payload['server'] = server;
     await this.#call('POST', 'offLine', payload, signal);

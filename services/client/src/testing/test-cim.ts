@@ -13,6 +13,8 @@ import { FaultProxy } from './fault-proxy.ts';
 import type { PeerEndpoint } from './scripted-peer.ts';
 
 export const TEST_AUTH_SECRET = 'client-unit-test-secret';
+/** The cluster runs in password mode; clients that set no password get this one (see testFetch). */
+export const TEST_PASSWORD = 'client-unit-test-password';
 
 export interface RouteCall {
   /** e.g. "POST /login" */
@@ -97,6 +99,9 @@ export async function startTestCim(options: { servers?: number } = {}): Promise<
     if (typeof init?.body === 'string') body = JSON.parse(init.body) as Record<string, unknown>;
     routeCalls.push({ path, body: { ...body } });
     let requestInit = init;
+    if ((path === 'POST /registerAccount' || path === 'POST /login') && body['password'] === undefined && body['token'] === undefined) {
+      requestInit = { ...init, body: JSON.stringify({ ...body, password: TEST_PASSWORD }) };
+    }
     if (path === 'POST /offLine' && typeof body['server'] === 'string') {
       // The client names the endpoint it was given; the route knows the real server.
       const real = realServerOf.get(Number(body['userId']));

@@ -35,6 +35,8 @@ export interface ProcessClusterOptions {
   readonly heartbeatTimeoutSec?: number;
   readonly loginTimeoutSec?: number;
   readonly authSecret?: string;
+  /** --auth of every component; default: 'password' with an authSecret, else 'cim' (CIM's open behaviour) */
+  readonly auth?: 'cim' | 'password';
   readonly strategy?: string;
   /** ms; short so that a killed server leaves the selection quickly */
   readonly zkSessionTimeoutMs?: number;
@@ -105,6 +107,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
   let route: RouteProcess | undefined;
   const common = ['--zk-connect', o.zkConnect, '--zk-root', zkRoot, '--zk-session-timeout', String(o.zkSessionTimeoutMs ?? 2000), '--redis-url', redis.url, '--log-level', o.logLevel ?? 'info'];
   if (o.authSecret) common.push('--auth-secret', o.authSecret);
+  common.push('--auth', o.auth ?? (o.authSecret ? 'password' : 'cim'));
 
   let serial = 0;
   const addServer = async (): Promise<ServerProcess> => {

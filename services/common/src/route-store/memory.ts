@@ -15,6 +15,7 @@ export class MemoryRouteStore implements RouteStore {
   readonly #clock: Clock;
   readonly #names = new Map<string, number>();
   readonly #accounts = new Map<number, string>();
+  readonly #credentials = new Map<number, string>();
   readonly #routes = new Map<number, RouteEntry>();
   #lastId = 0;
   #closed = false;
@@ -31,6 +32,29 @@ export class MemoryRouteStore implements RouteStore {
     this.#names.set(userName, userId);
     this.#accounts.set(userId, userName);
     return { userId, userName };
+  }
+
+  async registerWithCredential(userName: string, credential: string): Promise<{ account: Account; credential: string | undefined; created: boolean }> {
+    const existing = this.#names.get(userName);
+    if (existing !== undefined) return { account: { userId: existing, userName }, credential: this.#credentials.get(existing), created: false };
+    // No await between the check and the writes: the event loop keeps this atomic.
+    const userId = Math.max(this.#clock.now(), this.#lastId + 1);
+    this.#lastId = userId;
+    this.#names.set(userName, userId);
+    this.#accounts.set(userId, userName);
+    this.#credentials.set(userId, credential);
+    const account = { userId, userName };
+    return { account, credential, created: true };
+  }
+
+  async getCredential(userId: number): Promise<string | undefined> {
+    return this.#credentials.get(userId);
+  }
+
+  async setCredential(userId: number, credential: string): Promise<boolean> {
+    if (!this.#accounts.has(userId)) return false;
+    this.#credentials.set(userId, credential);
+    return true;
   }
 
   async getAccount(userId: number): Promise<Account | undefined> {

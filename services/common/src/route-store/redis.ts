@@ -20,6 +20,34 @@ redis.call('SET', ARGV[2] .. sid, ARGV[1])
 return sid
 `;
 
+// As REGISTER_LUA, plus the credential: KEYS[3] credential key prefix, ARGV[3] credential.
+// Returns {id, stored credential or false, 1 when created}.
+const REGISTER_CREDENTIAL_LUA = `
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return {existing, redis.call('GET', KEYS[3] .. existing), 0} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local id = now
+if id <= last then id = last + 1 end
+local sid = string.format('%d', id)
+redis.call('SET', KEYS[2], sid)
+redis.call('HSET', KEYS[1], ARGV[1], sid)
+redis.call('SET', ARGV[2] .. sid, ARGV[1])
+redis.call('SET', KEYS[3] .. sid, ARGV[3])
+return {sid, ARGV[3], 1}
+`;
+
+// KEYS[1] account key, KEYS[2] credential key; ARGV[1] credential. Only for an existing account.
+const SET_CREDENTIAL_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+`;
+
+/** Password hashes (auth-password.ts), one key per account, next to CIM's cim-account:{id}. */
+const credentialKey = (userId: number | string) => `cim-account-credential:${userId}`;
+
 // KEYS[1] route key, KEYS[2] login-status; ARGV[1] userId, ARGV[2] server, ARGV[3] ttl ms, ARGV[4] server that may be taken over ('' = none).
 // Returns '' on success, else the server currently holding the user.
 const LOGIN_LUA = `
@@ -63,6 +91,8 @@ return moved
 
 interface CimRedis extends Redis {
   cimRegister(names: string, lastId: string, userName: string, accountPrefix: string): Promise<string>;
+  cimRegisterCredential(names: string, lastId: string, credentialPrefix: string, userName: string, accountPrefix: string, credential: string): Promise<[string, string | null, number]>;
+  cimSetCredential(account: string, credential: string, value: string): Promise<number>;
   cimLogin(route: string, status: string, userId: string, server: string, ttlMs: string, takeOver: string): Promise<string>;
   cimLogout(route: string, status: string, userId: string, server: string): Promise<number>;
   cimRefresh(numKeys: number, ...args: string[]): Promise<string[]>;
@@ -87,6 +117,8 @@ export class RedisRouteStore implements RouteStore {
         : urlOrClient
     ) as CimRedis;
     redis.defineCommand('cimRegister', { numberOfKeys: 2, lua: REGISTER_LUA });
+    redis.defineCommand('cimRegisterCredential', { numberOfKeys: 3, lua: REGISTER_CREDENTIAL_LUA });
+    redis.defineCommand('cimSetCredential', { numberOfKeys: 2, lua: SET_CREDENTIAL_LUA });
     redis.defineCommand('cimLogin', { numberOfKeys: 2, lua: LOGIN_LUA });
     redis.defineCommand('cimLogout', { numberOfKeys: 2, lua: LOGOUT_LUA });
     redis.defineCommand('cimRefresh', { lua: REFRESH_LUA });
@@ -101,6 +133,19 @@ export class RedisRouteStore implements RouteStore {
   async registerAccount(userName: string): Promise<Account> {
     const id = await this.#redis.cimRegister(keys.accountNames, keys.lastAccountId, userName, keys.account(''));
     return { userId: Number(id), userName };
+  }
+
+  async registerWithCredential(userName: string, credential: string): Promise<{ account: Account; credential: string | undefined; created: boolean }> {
+    const [id, stored, created] = await this.#redis.cimRegisterCredential(keys.accountNames, keys.lastAccountId, credentialKey(''), userName, keys.account(''), credential);
+    return { account: { userId: Number(id), userName }, credential: stored ?? undefined, created: created === 1 };
+  }
+
+  async getCredential(userId: number): Promise<string | undefined> {
+    return (await this.#redis.get(credentialKey(userId))) ?? undefined;
+  }
+
+  async setCredential(userId: number, credential: string): Promise<boolean> {
+    return (await this.#redis.cimSetCredential(keys.account(userId), credentialKey(userId), credential)) === 1;
   }
 
   async getAccount(userId: number): Promise<Account | undefined> {

@@ -1,0 +1,53 @@
+/**
+ * `cim bench` works end to end: one tiny run of every scenario against a cluster the bench starts itself
+ * (ZooKeeper, redis-server, 2 servers, 1 route, 2 generator workers), as a child process like `make bench`.
+ * Counts only, no timing assertions: this box's speed is not what the suite judges.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+const MAIN = join(import.meta.dirname, '../../services/cli/src/main.ts');
+const dir = mkdtempSync(join(tmpdir(), 'cim-bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Result {
+  scenario: string;
+  numbers: Record<string, number>;
+  latency?: { count: number };
+  clusterCpu: Record<string, number>;
+}
+
+it('runs every scenario and reports complete, loss-free counts', async () => {
+  const out = join(dir, 'bench.json');
+  const users = 12;
+  const args = [MAIN, 'bench', '--users', String(users), '--cim-users', '8', '--rate', '120', '--duration', '1', '--group-rate', '4', '--drain', '20', '--workers', '2', '--out', out];
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, args, { timeout: 150_000, maxBuffer: 16 * 1024 * 1024 }, (err, so, se) => (err ? reject(new Error(`${err.message}\n${se}`)) : resolve(so)));
+  });
+  expect(stdout).toContain('| scenario |');
+  const report = JSON.parse(readFileSync(out, 'utf8')) as { results: Result[]; machine: { cores: number }; notes: string[] };
+  expect(report.machine.cores).toBeGreaterThan(0);
+  expect(report.notes.join('\n')).toContain('--max-msg-rate 0');
+  const by = new Map(report.results.map((r) => [r.scenario, r]));
+  expect([...by.keys()].sort()).toEqual(['connect-cim', 'connect-native', 'connections', 'group', 'login', 'p2p', 'p2p-cim']);
+
+  expect(by.get('login')!.numbers).toMatchObject({ logins: users, failed: 0 });
+  expect(by.get('login')!.clusterCpu['route']).toBeGreaterThanOrEqual(0);
+  expect(by.get('connect-native')!.numbers).toMatchObject({ users, failed: 0 });
+  expect(by.get('connections')!.numbers['connections']).toBe(users);
+
+  for (const name of ['p2p', 'p2p-cim']) {
+    const n = by.get(name)!.numbers;
+    expect(n['sent'], name).toBe(120);
+    expect(n, name).toMatchObject({ received: 120, acked: 120, ackFailed: 0, lost: 0, duplicates: 0 });
+    expect(by.get(name)!.latency!.count, name).toBe(120);
+  }
+  expect(by.get('p2p')!.numbers['receipts']).toBe(120); // every message's DELIVERED receipt reached its sender
+  expect(by.get('p2p-cim')!.numbers['offline']).toBe(0);
+
+  const g = by.get('group')!.numbers;
+  expect(g).toMatchObject({ messages: 4, expected: 4 * (users - 1), deliveries: 4 * (users - 1), lost: 0 });
+}, 180_000);
