@@ -3,7 +3,7 @@
  * Everything in builders/ is pure: CimCluster in, desired objects out; no I/O, no clock, no randomness.
  */
 import { createHash } from 'node:crypto';
-import type { V1Container, V1ObjectMeta, V1OwnerReference, V1SecurityContext } from '@kubernetes/client-node';
+import type { V1Container, V1ObjectMeta, V1OwnerReference, V1SecurityContext, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type CimCluster } from '../api/types.ts';
 
 export const FIELD_MANAGER = 'cim-operator';
@@ -117,5 +117,34 @@ export function cimProbes(): Pick<V1Container, 'readinessProbe' | 'livenessProbe
   return {
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
+  };
+}
+
+/** A TCP service port that targets the container port of the same name. */
+export function tcpPort(name: string, port: number): V1ServicePort {
+  return { name, port, targetPort: name, protocol: 'TCP' };
+}
+
+/**
+ * A Service selecting one component's pods. `headless` gives pods stable DNS names (clusterIP None);
+ * `publishNotReady` publishes them before they are Ready (peers that must find each other to become so).
+ */
+export function componentService(
+  cr: CimCluster,
+  name: string,
+  component: Component,
+  ports: V1ServicePort[],
+  shape: { readonly type?: string; readonly headless?: boolean; readonly publishNotReady?: boolean } = {},
+): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(cr, name, component),
+    spec: {
+      ...(shape.headless ? { clusterIP: 'None' } : { type: shape.type ?? 'ClusterIP' }),
+      ...(shape.publishNotReady ? { publishNotReadyAddresses: true } : {}),
+      selector: selectorLabels(cr, component),
+      ports,
+    },
   };
 }

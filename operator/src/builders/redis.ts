@@ -1,6 +1,6 @@
 import type { V1EnvVar, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { CimCluster } from '../api/types.ts';
-import { childNames, labels, objectMeta, preferSpread, restrictedContainer, selectorLabels } from './common.ts';
+import { childNames, componentService, labels, objectMeta, preferSpread, restrictedContainer, selectorLabels, tcpPort } from './common.ts';
 import { dataVolume } from './storage.ts';
 
 export const REDIS_PORT = 6379;
@@ -70,14 +70,5 @@ export function buildRedisStatefulSet(cr: CimCluster): V1StatefulSet | undefined
 
 export function buildRedisService(cr: CimCluster): V1Service | undefined {
   if (cr.spec.redis.external) return undefined;
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(cr, childNames(cr).redis, 'redis'),
-    spec: {
-      type: 'ClusterIP',
-      selector: selectorLabels(cr, 'redis'),
-      ports: [{ name: 'redis', port: REDIS_PORT, targetPort: 'redis', protocol: 'TCP' }],
-    },
-  };
+  return componentService(cr, childNames(cr).redis, 'redis', [tcpPort('redis', REDIS_PORT)]);
 }

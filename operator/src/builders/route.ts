@@ -3,6 +3,8 @@ import type { CimCluster } from '../api/types.ts';
 import {
   ANNOTATION_CONFIG_HASH,
   childNames,
+  componentService,
+  tcpPort,
   hashOf,
   labels,
   objectMeta,
@@ -68,15 +70,5 @@ export function buildRouteDeployment(cr: CimCluster): V1Deployment {
 }
 
 export function buildRouteService(cr: CimCluster): V1Service {
-  const r = cr.spec.route;
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(cr, childNames(cr).route, 'cim-route'),
-    spec: {
-      type: r.service.type,
-      selector: selectorLabels(cr, 'cim-route'),
-      ports: [{ name: 'http', port: r.port, targetPort: 'http', protocol: 'TCP' }],
-    },
-  };
+  return componentService(cr, childNames(cr).route, 'cim-route', [tcpPort('http', cr.spec.route.port)], { type: cr.spec.route.service.type });
 }

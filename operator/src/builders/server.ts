@@ -3,6 +3,8 @@ import type { CimCluster } from '../api/types.ts';
 import {
   ANNOTATION_CONFIG_HASH,
   childNames,
+  componentService,
+  tcpPort,
   hashOf,
   labels,
   objectMeta,
@@ -93,19 +95,7 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
 
 export function buildServerHeadlessService(cr: CimCluster): V1Service {
   const s = cr.spec.server;
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(cr, childNames(cr).serverHeadless, 'cim-server'),
-    spec: {
-      clusterIP: 'None',
-      selector: selectorLabels(cr, 'cim-server'),
-      ports: [
-        { name: 'im', port: s.tcpPort, targetPort: 'im', protocol: 'TCP' },
-        { name: 'http', port: s.httpPort, targetPort: 'http', protocol: 'TCP' },
-      ],
-    },
-  };
+  return componentService(cr, childNames(cr).serverHeadless, 'cim-server', [tcpPort('im', s.tcpPort), tcpPort('http', s.httpPort)], { headless: true });
 }
 
 /** Voluntary disruptions (drains) take one server at a time, like scale-down does. */

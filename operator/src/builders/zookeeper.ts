@@ -1,6 +1,6 @@
 import type { V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { CimCluster } from '../api/types.ts';
-import { childNames, labels, objectMeta, preferSpread, restrictedContainer, selectorLabels } from './common.ts';
+import { childNames, componentService, labels, objectMeta, preferSpread, restrictedContainer, selectorLabels, tcpPort } from './common.ts';
 import { dataVolume } from './storage.ts';
 
 export const ZK_CLIENT_PORT = 2181;
@@ -106,35 +106,13 @@ export function buildZookeeperStatefulSet(cr: CimCluster): V1StatefulSet | undef
 /** Headless Service giving members stable names; published before Ready so peers can find each other. */
 export function buildZookeeperHeadlessService(cr: CimCluster): V1Service | undefined {
   if (cr.spec.zookeeper.external) return undefined;
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(cr, childNames(cr).zookeeperHeadless, 'zookeeper'),
-    spec: {
-      clusterIP: 'None',
-      publishNotReadyAddresses: true,
-      selector: selectorLabels(cr, 'zookeeper'),
-      ports: [
-        { name: 'client', port: ZK_CLIENT_PORT, targetPort: 'client', protocol: 'TCP' },
-        { name: 'quorum', port: ZK_QUORUM_PORT, targetPort: 'quorum', protocol: 'TCP' },
-        { name: 'election', port: ZK_ELECTION_PORT, targetPort: 'election', protocol: 'TCP' },
-      ],
-    },
-  };
+  const ports = [tcpPort('client', ZK_CLIENT_PORT), tcpPort('quorum', ZK_QUORUM_PORT), tcpPort('election', ZK_ELECTION_PORT)];
+  return componentService(cr, childNames(cr).zookeeperHeadless, 'zookeeper', ports, { headless: true, publishNotReady: true });
 }
 
 export function buildZookeeperClientService(cr: CimCluster): V1Service | undefined {
   if (cr.spec.zookeeper.external) return undefined;
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(cr, childNames(cr).zookeeper, 'zookeeper'),
-    spec: {
-      type: 'ClusterIP',
-      selector: selectorLabels(cr, 'zookeeper'),
-      ports: [{ name: 'client', port: ZK_CLIENT_PORT, targetPort: 'client', protocol: 'TCP' }],
-    },
-  };
+  return componentService(cr, childNames(cr).zookeeper, 'zookeeper', [tcpPort('client', ZK_CLIENT_PORT)]);
 }
 
 /** With 3 members one may be down voluntarily; with 1 a PDB would only block node drains. */

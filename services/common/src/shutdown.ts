@@ -1,5 +1,6 @@
 /** Shutdown helpers shared by every component. */
 import type { Logger } from './log.ts';
+import { waitForSignal } from './signals.ts';
 
 /** Waits for a shutdown step at most `ms` (and never throws): a dead dependency must not stall the shutdown. */
 export async function bounded(step: Promise<unknown> | undefined, ms: number, what: string, log: Logger): Promise<void> {
@@ -11,4 +12,33 @@ export async function bounded(step: Promise<unknown> | undefined, ms: number, wh
   );
   if (await Promise.race([done, timedOut])) log.warn({ timeoutMs: ms }, `${what} did not finish in time; going on`);
   clearTimeout(timer);
+}
+
+/** What a component's `main` closes after it stopped serving. */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * Waits for SIGTERM/SIGINT, then stops the component and closes its stores, every step bounded; exits
+ * the process if all of it takes longer than `deadlineMs` (a handle left open by a dead dependency must
+ * not keep the process alive past its bound). Returns the exit code.
+ */
+export async function serveUntilSignal(o: {
+  readonly log: Logger;
+  readonly deadlineMs: number;
+  readonly stop: () => Promise<void>;
+  readonly zookeeper: Closable;
+  readonly redis: Closable & { readonly client: { readonly status: string; disconnect(): void } };
+}): Promise<number> {
+  await waitForSignal(o.log);
+  setTimeout(() => {
+    o.log.error({ timeoutMs: o.deadlineMs }, 'shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, o.deadlineMs).unref();
+  await o.stop();
+  await bounded(o.zookeeper.close(), 500, 'closing the zookeeper client', o.log);
+  await bounded(o.redis.close(), 500, 'closing the redis client', o.log);
+  if (o.redis.client.status !== 'end') o.redis.client.disconnect();
+  return 0;
 }

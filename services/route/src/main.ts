@@ -14,8 +14,7 @@ import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { advertisable } from '../../common/src/server-address.ts';
 import { createStrategy, type SelectionStrategy, type StrategyName } from '../../common/src/selection.ts';
-import { waitForSignal } from '../../common/src/signals.ts';
-import { bounded } from '../../common/src/shutdown.ts';
+import { bounded, serveUntilSignal } from '../../common/src/shutdown.ts';
 import type { AuthStore } from '../../common/src/auth-store.ts';
 import { MemoryAuthStore } from '../../common/src/auth-store-memory.ts';
 import { RedisAuthStore } from '../../common/src/auth-store-redis.ts';
@@ -132,18 +131,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const meta = new ZkMetaStore({ connect: config.zkConnect, root: config.zkRoot, sessionTimeoutMs: config.zkSessionTimeout, log });
   const route = await startCimRoute(config, { store, inbox: new RedisInboxStore(store.client), meta, log });
-  await waitForSignal(log);
-  // Last resort: a handle left open by a dead dependency must not keep the process past its bound.
-  setTimeout(() => {
-    log.error({ timeoutMs: ROUTE_SHUTDOWN_MS }, 'shutdown did not finish in time; exiting');
-    process.exit(1);
-  }, ROUTE_SHUTDOWN_MS).unref();
-  await route.stop();
-  // Every step is bounded: with ZooKeeper or Redis down the route still stops.
-  await bounded(meta.close(), 500, 'closing the zookeeper client', log);
-  await bounded(store.close(), 500, 'closing the redis client', log);
-  if (store.client.status !== 'end') store.client.disconnect();
-  return 0;
+  return serveUntilSignal({ log, deadlineMs: ROUTE_SHUTDOWN_MS, stop: () => route.stop(), zookeeper: meta, redis: store });
 }
 
 /** The route holds no long connections: its shutdown (in-flight requests, clients) ends within this. */

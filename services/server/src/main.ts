@@ -5,8 +5,7 @@
 import { networkInterfaces } from 'node:os';
 import { systemClock, type Clock } from '../../common/src/clock.ts';
 import { createLogger, type Logger, type LogLevel } from '../../common/src/log.ts';
-import { waitForSignal } from '../../common/src/signals.ts';
-import { bounded } from '../../common/src/shutdown.ts';
+import { bounded, serveUntilSignal } from '../../common/src/shutdown.ts';
 import { MessageRouter } from '../../common/src/message-router.ts';
 import { registerMetaStoreMetrics } from '../../common/src/meta-store/metrics.ts';
 import type { MetaStore, Registration } from '../../common/src/meta-store/types.ts';
@@ -203,15 +202,5 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const meta = new ZkMetaStore({ connect: config.zkConnect, root: config.zkRoot, sessionTimeoutMs: config.zkSessionTimeout, log });
   const server = await startCimServer(config, { store, inbox: new RedisInboxStore(store.client), meta, log });
-  await waitForSignal(log);
-  // Last resort: a handle left open by a dead dependency must not keep the process past its bound.
-  setTimeout(() => {
-    log.error({ shutdownTimeoutSec: config.shutdownTimeout }, 'shutdown did not finish in time; exiting');
-    process.exit(1);
-  }, config.shutdownTimeout * 1000 + 900).unref();
-  await server.stop();
-  await bounded(meta.close(), 500, 'closing the zookeeper client', log);
-  await bounded(store.close(), 500, 'closing the redis client', log);
-  if (store.client.status !== 'end') store.client.disconnect();
-  return 0;
+  return serveUntilSignal({ log, deadlineMs: config.shutdownTimeout * 1000 + 900, stop: () => server.stop(), zookeeper: meta, redis: store });
 }
