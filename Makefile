@@ -24,12 +24,14 @@ deps: node_modules/.installed ## install npm dependencies (Node 24 is provided w
 system-deps: ## install redis-server and ZooKeeper from Debian when absent
 	scripts/ensure-system-deps.sh
 
-build: deps ## compile the production code to dist/ (what the images run)
+build: deps ## compile the production code to dist/ (what the images run) and bundle the web client into dist/web
 	rm -rf dist
 	tsc -p tsconfig.build.json
+	node scripts/build-web.mjs
 
 typecheck: deps ## typecheck everything, tests included
 	tsc -p tsconfig.json --noEmit
+	tsc -p services/web/tsconfig.json --noEmit
 
 test: system-deps k8s-tools typecheck build ## run the whole suite: unit, integration (real Redis + ZooKeeper), operator e2e (real kube-apiserver)
 	vitest run

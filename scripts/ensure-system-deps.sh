@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the integration tests and `cim up` use: redis-server and ZooKeeper.
-# Idempotent: does nothing when both are present. Needs root (or sudo) only when something is missing.
+# Installs the Debian packages the integration tests and `cim up` use: redis-server and ZooKeeper, and
+# headless Chromium (+ a font) for the web client's browser test. Idempotent: does nothing when all are
+# present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 command -v java >/dev/null || missing+=(default-jre-headless)
+# test/integration/web-client.test.ts drives /usr/bin/chromium with playwright-core; a font so text renders.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
   route: { summary: 'run a cim-route (accounts, login, message routing)', load: async () => (await import('../../route/src/main.ts')).main },
   chat: { summary: 'chat from the terminal', load: async () => (await import('../../client/src/cli/main.ts')).main },
   up: { summary: 'run a whole cluster on this machine (Redis, ZooKeeper, 2 servers, 1 route)', load: async () => (await import('./up.ts')).main },
+  migrate: { summary: "take over a CIM deployment's Redis data (--from-cim): accounts, offline messages", load: async () => (await import('./migrate.ts')).main },
   bench: { summary: 'measure logins, private messages and group fan-out on this machine', load: async () => (await import('./bench.ts')).main },
   operator: { summary: 'run the Kubernetes operator for CimCluster resources', load: async () => (await import('../../../operator/src/main.ts')).main },
 };

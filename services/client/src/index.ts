@@ -8,3 +8,4 @@ export { backoffDelayMs, DEFAULT_BACKOFF } from '../../common/src/backoff.ts';
 export type { BackoffPolicy } from '../../common/src/backoff.ts';
 export type { OnlineUser, ServerAssignment } from './sdk/route-api.ts';
 export type { TransportKind, Via } from './sdk/transport.ts';
+export type { Protocol } from './sdk/cim-mode.ts';

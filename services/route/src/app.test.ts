@@ -165,7 +165,10 @@ describe('route HTTP API', () => {
   it.each([
     ['/registerAccount', {}],
     ['/registerAccount', { userName: '' }],
-    ['/registerAccount', { userName: 'a'.repeat(65) }],
+    ['/registerAccount', { userName: 'a'.repeat(257) }],
+    ['/registerAccount', { userName: '   ' }],
+    ['/registerAccount', { userName: ' alice' }],
+    ['/registerAccount', { userName: 'evil\u202eegassem' }],
     ['/registerAccount', { userName: 'bad\nname' }],
     ['/login', { userId: 'x', userName: 'a' }],
     ['/login', { userId: 0, userName: 'a' }],

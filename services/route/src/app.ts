@@ -38,11 +38,14 @@ export interface RouteAppDeps {
   readonly rateLimits?: { readonly registerPerMinute: number; readonly loginPerMinute: number };
 }
 
-export const MAX_USER_NAME_CHARS = 64;
+// Names as CIM accepts them (`:`, `;`, spaces, any script) up to a generous length, except what is dangerous on a
+// terminal or in logs: control characters (C0, DEL, C1), line/paragraph separators and bidi overrides
+// (spoofing), blank names and leading/trailing whitespace (" alice" would look like "alice"). docs/client.md.
+export const MAX_USER_NAME_CHARS = 256;
 export { body as requestBody, token as tokenSchema, userId as userIdSchema };
 
 const userId = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
-const userName = { type: 'string', minLength: 1, maxLength: MAX_USER_NAME_CHARS, pattern: '^[^\\u0000-\\u001f\\u007f:;]+$' } as const;
+const userName = { type: 'string', minLength: 1, maxLength: MAX_USER_NAME_CHARS, pattern: '^(?!\\s)(?!.*\\s$)[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]+$' } as const;
 // Sizes are checked in bytes by messageTooLarge, the same check as the servers' (not by schema, in characters).
 const text = { type: 'string', minLength: 1 } as const;
 const token = { type: 'string', maxLength: MAX_TOKEN_CHARS } as const;

@@ -30,6 +30,7 @@ export const routeOptionSpecs = {
   loginRateLimit: { type: 'int', default: 600, min: 0, description: '/login calls per client address and minute; more get HTTP 429 with 7400; 0 = unlimited' },
   inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'most pending private messages kept per user (oldest dropped first, counted in metrics)' },
   inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'seconds a user\'s inbox lives after its last append (default 3 days)' },
+  webConnectSrc: { type: 'string', optional: true, description: 'comma-separated extra sources (scheme://host[:port]) the web client at /app/ may connect to besides the route itself, for servers it reaches directly' },
   logLevel: { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 } satisfies OptionSpecs;
 

@@ -24,6 +24,7 @@ import { routeOptionSpecs, type RouteConfig } from './config.ts';
 import { createRouteMetrics } from './metrics.ts';
 import { cachedProbe, tcpProbe, type Probe } from './probe.ts';
 import { createRelayMetrics, WsRelay } from './relay.ts';
+import { registerWeb } from './web.ts';
 
 export interface CimRouteDeps {
   readonly store: RouteStore;
@@ -105,6 +106,8 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     connectTimeoutMs: config.relayConnectTimeout,
   });
   relay.attach(app.server);
+  // GET /app/: the web chat client (web.ts), which talks to this origin only.
+  await registerWeb(app, { connectSrc: (config.webConnectSrc ?? '').split(',').map((s) => s.trim()).filter(Boolean) });
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;

@@ -29,6 +29,7 @@ export const serverOptionSpecs = {
   inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'most pending private messages kept per user (oldest dropped first, counted in metrics)' },
   inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'seconds a user\'s inbox lives after its last append (default 3 days)' },
   shutdownTimeout: { type: 'number', default: 10, min: 0, description: 'seconds to drain connections on SIGTERM' },
+  allowedOrigins: { type: 'string', optional: true, description: 'comma-separated Origins (e.g. https://chat.example.com) whose pages may open a WebSocket; a browser from any other is refused with 403. Clients that send no Origin (SDK, CLI, the route\'s relay) are not affected. Default: any' },
   logLevel: { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 } satisfies OptionSpecs;
 

@@ -102,7 +102,8 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   let shuttingDown = false;
   const perAddress = new AddressLimiter(config.maxConnectionsPerAddress);
   const tcp = new TcpTransport(node, { host: config.host, port: config.tcpPort, maxFrameBytes, perAddress });
-  const ws = new WsTransport(node, { path: config.wsPath, maxFrameBytes, perAddress });
+  const allowedOrigins = (config.allowedOrigins ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
+  const ws = new WsTransport(node, { path: config.wsPath, maxFrameBytes, perAddress, allowedOrigins });
   const app = buildServerApp({
     node,
     registry,

@@ -173,10 +173,19 @@ export class ServerNode implements SessionHost {
       const session = this.hub.session(userId);
       // A receipt names the reader in receiveUserId; messages name their receiver.
       const properties = cmd === Command.RECEIPT ? { ...request.properties } : { ...request.properties, [Prop.receiveUserId]: String(userId) };
+      // CIM's clients cannot acknowledge: a stored message written to one leaves the inbox now, and is
+      // never written to it twice (live push and login replay may race).
+      const cimSeq = cmd === Command.MESSAGE && session && !session.speaksExtensions && seq !== undefined && /^\d{1,15}$/.test(seq) ? Number(seq) : undefined;
+      if (session && cimSeq !== undefined && session.wroteStored(cimSeq)) {
+        delivered++;
+        continue;
+      }
       if (session && session.status === 'ready' && session.write({ requestId: userId, cmd, properties, ...content })) {
         written(session);
-        // CIM's clients cannot acknowledge: a stored message written to one leaves the inbox now.
-        if (cmd === Command.MESSAGE && seq !== undefined && !session.speaksExtensions && /^\d{1,15}$/.test(seq)) this.#replayer.ackForCimClient(userId, Number(seq));
+        if (cimSeq !== undefined) {
+          session.noteStoredWrite(cimSeq);
+          this.#replayer.ackForCimClient(userId, cimSeq);
+        }
       } else offline.push(userId);
     }
     const sentAt = Number(request.properties[Prop.sentAt] ?? 0);

@@ -53,7 +53,11 @@ export class InboxReplayer {
 
   async #writeCimBatches(session: Session, page: readonly InboxEntry[]): Promise<number> {
     let n = 0;
-    for (const run of runsBySender(page)) {
+    for (const all of runsBySender(page)) {
+      // Entries a live push already wrote to this session are not written again (it acked them).
+      const run = all.filter((e) => !session.wroteStored(e.seq));
+      n += all.length - run.length;
+      if (run.length === 0) continue;
       const first = run[0]!;
       // A batch carries no msgId/sentAt/seq: they differ per message and CIM's client does not read them.
       const frame: Partial<CimFrame> = {
@@ -68,6 +72,7 @@ export class InboxReplayer {
         },
       };
       if (!session.write(frame)) return n;
+      for (const e of run) session.noteStoredWrite(e.seq);
       this.#o.metrics.messagesOut.inc({ cmd: 'OFFLINE' });
       await this.#o.inbox.ack(session.userId, run.map((e) => e.seq));
       n += run.length;

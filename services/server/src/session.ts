@@ -7,6 +7,9 @@
 import { CloseCodes, type CloseReason } from '../../common/src/codes.ts';
 import { Command, encodeMessage, encodeTcpFrame, Prop, PROTOCOL_VERSION, type CimFrame } from '../../common/src/codec.ts';
 
+/** Seqs remembered per CIM-protocol session: more than one replay page plus live traffic during it. */
+const CIM_SEQS_KEPT = 4096;
+
 export type SessionState = 'connecting' | 'ready' | 'closing' | 'closed';
 export type TransportKind = 'tcp' | 'ws';
 export type { CloseReason };
@@ -72,6 +75,25 @@ export class Session {
   }
 
   /** A frame arrived (for the heartbeat). */
+  /**
+   * Stored messages (by inbox seq) already written to a CIM-protocol session. Such a client cannot
+   * acknowledge, so the server acks on write; a live push racing the login replay must not write the
+   * same entry twice (the OFFLINE batch carries no msgId the client could deduplicate by).
+   */
+  readonly #cimSeqs = new Set<number>();
+
+  /** Records that the entry `seq` was written; false when it had been written already. */
+  noteStoredWrite(seq: number): boolean {
+    if (this.#cimSeqs.has(seq)) return false;
+    this.#cimSeqs.add(seq);
+    if (this.#cimSeqs.size > CIM_SEQS_KEPT) this.#cimSeqs.delete(this.#cimSeqs.values().next().value!);
+    return true;
+  }
+
+  wroteStored(seq: number): boolean {
+    return this.#cimSeqs.has(seq);
+  }
+
   touch(now: number): void {
     this.#lastReadAt = now;
   }

@@ -22,6 +22,11 @@ describe('parseLine', () => {
     [':delay 5 hello there world', { kind: 'delay', seconds: 5, message: { kind: 'group', text: 'hello there world' } }],
     [':delay 0.5 42;;hi', { kind: 'delay', seconds: 0.5, message: { kind: 'private', to: 42, text: 'hi' } }],
     [':delay 1 @bob hi', { kind: 'delay', seconds: 1, message: { kind: 'privateByName', userName: 'bob', text: 'hi' } }],
+    // CIM's order (reference §8.3): MESSAGE SECONDS, last token numeric; a multi-word message too.
+    [':delay hello 5', { kind: 'delay', seconds: 5, message: { kind: 'group', text: 'hello' } }],
+    [':delay 1547028929407;;hi there 2', { kind: 'delay', seconds: 2, message: { kind: 'private', to: 1547028929407, text: 'hi there' } }],
+    // Both orders parse: ours wins, with a note naming the other reading.
+    [':delay 5 hi 10', { kind: 'delay', seconds: 5, message: { kind: 'group', text: 'hi 10' }, note: "read as :delay SECONDS MESSAGE (5 s); for CIM's order (MESSAGE SECONDS) write :delay 10 5 hi" }],
     [':x', { kind: 'help', unknown: ':x' }],
     [':q!now', { kind: 'help', unknown: ':q!now' }],
     ['hello', { kind: 'group', text: 'hello' }],
@@ -49,6 +54,8 @@ describe('parseLine', () => {
     [':delay 0 hi', ':delay SECONDS MESSAGE…'],
     [':delay 100000 hi', ':delay SECONDS MESSAGE…'],
     [':delay 1 :olu', 'only messages can be delayed'],
+    [':delay :olu 1', 'only messages can be delayed'],
+    [':delay hi 0', ':delay SECONDS MESSAGE…'],
     [':delay 1 abc;;hi', 'USERID;;TEXT'],
     ['abc;;hi', 'USERID;;TEXT'],
     ['12;;', 'USERID;;TEXT'],

@@ -3,6 +3,7 @@
  * (reference §8.2, §8.3) and fixes its bugs (§12 item 14): bad arguments give a `usage` action instead
  * of killing the input loop, `:delay` takes a multi-word message, a line starting with an emoji alias
  * (`:smile: hi`) is a message, not a command, and `userId;;text` keeps text after a second `;;`.
+ * `:delay` takes CIM's order (`:delay MESSAGE SECONDS`) and ours (`:delay SECONDS MESSAGE`); see parseDelay.
  */
 import { has as isEmojiAlias } from 'node-emoji';
 
@@ -21,7 +22,7 @@ export type Action =
   | { readonly kind: 'prefix'; readonly prefix: string }
   | { readonly kind: 'info' }
   | { readonly kind: 'emoji'; readonly page: number }
-  | { readonly kind: 'delay'; readonly seconds: number; readonly message: SendAction }
+  | { readonly kind: 'delay'; readonly seconds: number; readonly message: SendAction; readonly note?: string }
   | { readonly kind: 'aiOn' }
   | { readonly kind: 'aiOff' }
   | { readonly kind: 'usage'; readonly message: string };
@@ -41,7 +42,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { key: ':pu', usage: ':pu PREFIX', description: 'online users whose name starts with PREFIX' },
   { key: ':info', usage: ':info', description: 'show client info' },
   { key: ':emoji', usage: ':emoji [PAGE]', description: 'list emoji with their :alias: (type the alias in a message)' },
-  { key: ':delay', usage: ':delay SECONDS MESSAGE…', description: 'send MESSAGE (any message line) after SECONDS' },
+  { key: ':delay', usage: ':delay SECONDS MESSAGE…', description: 'send MESSAGE (any message line) after SECONDS; CIM\'s order :delay MESSAGE SECONDS works too' },
   { key: ':ai', usage: ':ai', description: 'AI mode on: local joke replies, nothing is sent' },
   { key: ':qai', usage: ':qai', description: 'AI mode off' },
 ];
@@ -98,22 +99,42 @@ function parseCommand(line: string): Action {
       }
       return { kind: 'emoji', page: Number(args[0]) };
     }
-    case ':delay': {
-      const match = /^(\d+(?:\.\d+)?)\s+(\S.*)$/.exec(rest);
-      const seconds = match ? Number(match[1]) : NaN;
-      if (!match || seconds <= 0 || seconds > MAX_DELAY_SECONDS) {
-        return { kind: 'usage', message: `${usageOf(':delay')} (0 < SECONDS <= ${MAX_DELAY_SECONDS})` };
-      }
-      const message = parseLine(match[2]!);
-      if (message.kind === 'usage') return message;
-      if (message.kind !== 'group' && message.kind !== 'private' && message.kind !== 'privateByName') {
-        return { kind: 'usage', message: `${usageOf(':delay')} (only messages can be delayed, not commands)` };
-      }
-      return { kind: 'delay', seconds, message };
-    }
+    case ':delay':
+      return parseDelay(rest);
     default:
       return { kind: 'help', unknown: key };
   }
+}
+
+const isSeconds = (token: string): boolean => /^\d+(?:\.\d+)?$/.test(token) && Number(token) > 0 && Number(token) <= MAX_DELAY_SECONDS;
+
+/**
+ * `:delay SECONDS MESSAGE` (ours: first token numeric) or `:delay MESSAGE SECONDS` (CIM's: last token
+ * numeric). When both read as a valid delayed message (`:delay 5 hi 10`), ours wins, because a message
+ * may well end with a number ("call me in 10") but rarely starts with one; the action then carries a
+ * note saying so and how to get the other reading.
+ */
+function parseDelay(rest: string): Action {
+  const oursMatch = /^(\S+)\s+(\S.*)$/.exec(rest);
+  const cimMatch = /^(\S.*?)\s+(\S+)$/.exec(rest);
+  const ours = oursMatch && isSeconds(oursMatch[1]!) ? delayOf(Number(oursMatch[1]), oursMatch[2]!) : undefined;
+  const cim = cimMatch && isSeconds(cimMatch[2]!) ? delayOf(Number(cimMatch[2]), cimMatch[1]!) : undefined;
+  if (ours?.kind === 'delay' && cim?.kind === 'delay') {
+    const note = `read as :delay SECONDS MESSAGE (${ours.seconds} s); for CIM's order (MESSAGE SECONDS) write :delay ${cim.seconds} ${cimMatch![1]}`;
+    return { ...ours, note };
+  }
+  if (ours?.kind === 'delay') return ours;
+  if (cim?.kind === 'delay') return cim;
+  return ours ?? cim ?? { kind: 'usage', message: `${usageOf(':delay')} (0 < SECONDS <= ${MAX_DELAY_SECONDS})` };
+}
+
+function delayOf(seconds: number, text: string): Action {
+  const message = parseLine(text);
+  if (message.kind === 'usage') return message;
+  if (message.kind !== 'group' && message.kind !== 'private' && message.kind !== 'privateByName') {
+    return { kind: 'usage', message: `${usageOf(':delay')} (only messages can be delayed, not commands)` };
+  }
+  return { kind: 'delay', seconds, message };
 }
 
 function parseMessage(line: string): Action {

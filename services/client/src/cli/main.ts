@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../../common/src/log.ts';
 import { HelpRequested, OptionsError, parseOptions, type OptionSpecs } from '../../../common/src/options.ts';
 import { CimClient } from '../sdk/client.ts';
+import type { Protocol } from '../sdk/cim-mode.ts';
 import type { Via } from '../sdk/transport.ts';
 import { defaultHistoryDir, History } from './history.ts';
 import { FileSeenStore } from './seen-file.ts';
@@ -18,7 +19,9 @@ export const CHAT_OPTIONS = {
   userId: { type: 'int', description: 'your user id, when you know it (skips the lookup by name)', optional: true, min: 1 },
   password: { type: 'string', description: 'your password (route in password mode); better in CIM_PASSWORD, or typed at the prompt (not echoed) when interactive', optional: true },
   transport: { type: 'string', description: 'connection to cim-server', choices: ['ws', 'tcp'], default: 'ws' },
+  protocol: { type: 'string', description: "cim: CIM's own client protocol (TCP, sends over the route's HTTP API), for a CIM deployment; native: this project's; auto: cim when the route's /login answer has no protocol-2 fields", choices: ['auto', 'cim', 'native'], default: 'auto' },
   via: { type: 'string', description: 'WebSocket to the server directly, through the route\'s relay, or auto (relay when --route is loopback, e.g. a kubectl port-forward, and the server is not)', choices: ['auto', 'direct', 'route'], default: 'auto' },
+  heartbeat: { type: 'number', description: 'seconds between PINGs (CIM: 10)', default: 10, min: 0.05, max: 3600 },
   historyDir: { type: 'string', description: 'chat history root (default: $XDG_DATA_HOME/cim/history)', optional: true },
   once: { type: 'boolean', description: 'send the lines of stdin, then log out and exit', default: false },
   json: { type: 'boolean', description: 'print received messages and receipts as JSON lines on stdout (other output goes to stderr)', default: false },
@@ -83,6 +86,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
       ...(password !== undefined ? { password } : {}),
       transport: options.transport as 'ws' | 'tcp',
+      protocol: options.protocol as Protocol,
+      heartbeatIntervalMs: options.heartbeat * 1000,
       via: options.via as Via,
       seenStore,
       logger,

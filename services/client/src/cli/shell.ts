@@ -75,7 +75,7 @@ export class ChatShell {
     }
     if (!this.#o.once) {
       const info = this.#client.info();
-      this.#print(`* logged in as ${info.userName} (userId ${info.userId}) via ${info.remote ?? '?'}; type :all for commands`);
+      this.#print(`* logged in as ${info.userName} (userId ${info.userId}) via ${info.remote ?? '?'}${this.#client.protocol === 'cim' ? " (CIM's protocol)" : ''}; type :all for commands`);
     }
     void this.#readLoop(rl);
     return exit;
@@ -185,6 +185,7 @@ export class ChatShell {
         this.#print(AI_FAREWELL);
         return;
       case 'delay':
+        if (action.note) this.#print(`* ${action.note}`);
         this.#print(`* delayed message #${this.#delayed.schedule(action.seconds, action.message)} will be sent in ${action.seconds} s`);
         return;
       case 'group':

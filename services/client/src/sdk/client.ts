@@ -10,12 +10,13 @@
  * client) and acknowledged only after the 'message' listeners ran. Nothing is static: many clients can
  * live in one process.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { Command, Prop, type CimFrame } from '../../../common/src/codec.ts';
 import { closedError, Lifecycle } from './connection.ts';
 import { ClientErrorCode, CimClientError } from './errors.ts';
 import type { ChatMessage, ClientEvents, ClientInfo, ClientState, SendOptions, SendResult } from './events.ts';
-import { Inbox } from './inbox.ts';
+import { Inbox, parseMessages } from './inbox.ts';
+import { seenKey } from './seen-store.ts';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.ts';
 import { Outbox } from './outbox.ts';
 import { DeliveryAcks, parseReceipt, readReceiptFrames } from './receipts.ts';
@@ -130,13 +131,33 @@ export class CimClient extends EventEmitter<ClientEvents> {
       if (!Number.isSafeInteger(to) || to <= 0) throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `receiver must be a positive user id, got ${to}`);
       receiveUserId = to;
     }
+    if ((this.#life.mode ?? (await this.#decidedMode())) === 'cim') return this.#life.cimRoute.p2p(this.#life.userId!, receiveUserId, checkText(text), this.#life.signal);
     return this.#outbox.send(text, { [Prop.receiveUserId]: String(receiveUserId) }, options);
   }
 
   /** Sends to everyone online except this user (live only, at most once). Resolves when the server accepted it. */
   async sendGroup(text: string, options: SendOptions = {}): Promise<SendResult> {
     this.#assertSendable();
+    if ((this.#life.mode ?? (await this.#decidedMode())) === 'cim') return this.#life.cimRoute.group(this.#life.userId!, checkText(text), this.#life.signal);
     return this.#outbox.send(text, {}, options);
+  }
+
+  /** The protocol spoken: 'cim' or 'native', or undefined while 'auto' waits for the first /login answer. */
+  get protocol(): 'cim' | 'native' | undefined {
+    return this.#life.mode;
+  }
+
+  /**
+   * CIM mode sends over the route's HTTP API; with protocol 'auto' the first /login answer decides, so a
+   * send made before it waits for it. (Callers await only then: a known mode keeps native sends synchronous.)
+   */
+  async #decidedMode(): Promise<'cim' | 'native'> {
+    for (;;) {
+      const mode = this.#life.mode;
+      if (mode !== undefined) return mode;
+      if (this.state === 'closed') throw closedError();
+      await once(this, 'state');
+    }
   }
 
   /**
@@ -145,7 +166,7 @@ export class CimClient extends EventEmitter<ClientEvents> {
    */
   markRead(messages: readonly ChatMessage[]): boolean {
     if (!Array.isArray(messages)) throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'markRead takes an array of messages');
-    if (this.state !== 'ready') return false;
+    if (this.state !== 'ready' || this.#life.mode === 'cim') return false; // CIM has no receipts
     this.#acks.flush(); // read implies delivered: acknowledge what waits first
     let ok = true;
     for (const frame of readReceiptFrames(messages, this.#life.userId ?? 0)) ok = this.#life.write(frame) && ok;
@@ -164,7 +185,7 @@ export class CimClient extends EventEmitter<ClientEvents> {
       userName: this.#o.userName,
       state: this.#life.state,
       routeUrl: this.#life.route.baseUrl,
-      transport: this.#o.transport,
+      transport: this.#life.mode === 'cim' ? 'tcp' : this.#o.transport,
       server: this.#life.server,
       remote: this.#life.remote,
       connectedAt: this.#life.connectedAt,
@@ -189,6 +210,7 @@ export class CimClient extends EventEmitter<ClientEvents> {
   }
 
   #onFrame(frame: CimFrame): void {
+    if (this.#life.mode === 'cim') return this.#onCimFrame(frame);
     switch (frame.cmd) {
       case Command.MESSAGE:
       case Command.OFFLINE:
@@ -200,6 +222,19 @@ export class CimClient extends EventEmitter<ClientEvents> {
         return;
       default:
         this.#o.logger.debug({ cmd: frame.cmd }, 'ignored frame');
+    }
+  }
+
+  /** CIM mode: MESSAGE/OFFLINE shown as they come (no seq, no acks, no SYNC); ids, when a server sends them, dedupe. */
+  #onCimFrame(frame: CimFrame): void {
+    if (frame.cmd !== Command.MESSAGE && frame.cmd !== Command.OFFLINE) return this.#o.logger.debug({ cmd: frame.cmd }, 'ignored frame');
+    for (const message of parseMessages(frame, this.#life.userId ?? 0)) {
+      if (message.msgId !== undefined) {
+        const key = seenKey(message.from.userId, message.msgId);
+        if (this.#o.seenStore.has(key)) continue;
+        this.#o.seenStore.add(key);
+      }
+      this.#emitMessage(message);
     }
   }
 
@@ -217,4 +252,9 @@ export class CimClient extends EventEmitter<ClientEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', err);
     else this.#o.logger.warn({ err }, 'client error (no error listener)');
   }
+}
+
+function checkText(text: string): string {
+  if (typeof text !== 'string' || text === '') throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'text must be a non-empty string');
+  return text;
 }

@@ -20,6 +20,7 @@ import type { ResolvedOptions } from './options.ts';
 import { RouteApi, type LoginGrant, type ServerAssignment, type Tokens } from './route-api.ts';
 import { errorText, isTerminal, isTransient, registerWithRetry, sleep } from './retry.ts';
 import { openConnection, type Connection } from './transport.ts';
+import { cimLoginFrame, cimPingFrame, CimRoute, type Mode } from './cim-mode.ts';
 
 /** What the rest of the client does at each step of the lifecycle. */
 export interface LifecycleHooks {
@@ -41,6 +42,12 @@ export class Lifecycle {
   readonly #o: ResolvedOptions;
   readonly #hooks: LifecycleHooks;
   readonly route: RouteApi;
+  /** CIM's route calls (CIM mode: login, offLine, sends, offline fetch). */
+  readonly cimRoute: CimRoute;
+  /** The protocol spoken: from the options, or (auto) decided by the first /login answer and kept. */
+  #mode: Mode | undefined;
+  /** CIM mode: the epoch whose first pong (proof the server has our LOGIN_REQUEST) triggers /fetchOfflineMsgs. */
+  #fetchOfflineOnPong: number | undefined;
   readonly #abort = new AbortController();
   #state: ClientState = 'idle';
   /** Incremented for every connection attempt and teardown; callbacks of older epochs are ignored. */
@@ -62,6 +69,13 @@ export class Lifecycle {
     this.#hooks = hooks;
     this.#userId = options.userId;
     this.route = new RouteApi({ routeUrl: options.routeUrl, timeoutMs: options.requestTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
+    this.cimRoute = new CimRoute({ baseUrl: this.route.baseUrl, timeoutMs: options.requestTimeoutMs, fetch: options.fetch });
+    this.#mode = options.protocol === 'auto' ? undefined : options.protocol;
+  }
+
+  /** 'cim' or 'native' once known (always, unless protocol is 'auto' and no /login answered yet). */
+  get mode(): Mode | undefined {
+    return this.#mode;
   }
 
   get state(): ClientState {
@@ -151,17 +165,33 @@ export class Lifecycle {
     const grant = await this.#routeLogin(userId);
     this.#assertEpoch(epoch);
     this.#grant = grant;
+    if (this.#mode === undefined) {
+      this.#mode = grant.native ? 'native' : 'cim';
+      this.#o.logger.info({ mode: this.#mode }, 'protocol chosen from the route\'s /login answer');
+    }
+    const cim = this.#mode === 'cim';
     const connection = await openConnection(
-      this.#o.transport,
+      cim ? 'tcp' : this.#o.transport,
       grant,
       { onFrame: (frame) => this.#onFrame(epoch, frame), onClose: (reason) => this.#onClose(epoch, reason) },
-      { timeoutMs: this.#o.requestTimeoutMs, signal: this.#abort.signal, maxFrameBytes: this.#o.maxFrameBytes, via: this.#o.via, routeUrl: this.route.baseUrl },
+      { timeoutMs: this.#o.requestTimeoutMs, signal: this.#abort.signal, maxFrameBytes: this.#o.maxFrameBytes, via: cim ? 'direct' : this.#o.via, routeUrl: this.route.baseUrl },
     );
     if (epoch !== this.#epoch || this.#isClosed()) {
       connection.close('superseded');
       throw closedError();
     }
     this.#connection = connection;
+    if (cim) {
+      // CIM never answers a login: ready once written. The PING right after it is answered only after the
+      // server handled the login (one channel, in order), so its pong is when the offline fetch may start.
+      if (!connection.send(cimLoginFrame(userId, this.#o.userName)) || !connection.send(cimPingFrame(userId))) {
+        throw new CimClientError(ClientErrorCode.CONNECT_FAILED, `connection to ${connection.remote} closed during login`);
+      }
+      this.#fetchOfflineOnPong = epoch;
+      this.#becomeReady(epoch, { maxSeq: undefined });
+      if (isReconnect) this.#reconnects++;
+      return;
+    }
     const handshake = new LoginHandshake(connection, { userId, userName: this.#o.userName, token: grant.token, timeoutMs: this.#o.requestTimeoutMs });
     this.#handshake = handshake;
     try {
@@ -187,7 +217,15 @@ export class Lifecycle {
       }
       return;
     }
-    if (frame.cmd === Command.PING) return; // pong: liveness is already noted
+    if (frame.cmd === Command.PING) {
+      // pong: liveness is already noted
+      if (this.#fetchOfflineOnPong === epoch) {
+        this.#fetchOfflineOnPong = undefined;
+        const userId = this.#userId!;
+        void this.cimRoute.fetchOfflineMsgs(userId, this.#abort.signal).catch((err: unknown) => this.#o.logger.warn({ err }, '/fetchOfflineMsgs failed'));
+      }
+      return;
+    }
     if (frame.cmd === Command.GOAWAY) {
       const advice = disconnectAdvice(frame);
       this.#o.logger.info({ code: advice.code, reason: frame.reqMsg }, 'GOAWAY received');
@@ -210,7 +248,9 @@ export class Lifecycle {
     const connection = this.#connection!;
     this.#heartbeat = new Heartbeat({
       intervalMs: this.#o.heartbeatIntervalMs,
-      pongTimeoutMs: this.#o.pongTimeoutMs,
+      // CIM mode: a PING every interval exactly (CIM's write-idle rule); the heartbeat waits for the pong
+      // before it pings again, so the pong bound must not exceed the interval.
+      pongTimeoutMs: this.#mode === 'cim' ? Math.min(this.#o.pongTimeoutMs, this.#o.heartbeatIntervalMs) : this.#o.pongTimeoutMs,
       sendPing: () => connection.send({ cmd: Command.PING, requestId: this.#userId!, reqMsg: 'ping' }),
       onDead: (silentForMs) => {
         if (epoch !== this.#epoch) return;
@@ -277,6 +317,7 @@ export class Lifecycle {
   #offLine(keepSession = false): Promise<void> {
     const g = this.#grant;
     if (!g) return Promise.resolve();
+    if (this.#mode === 'cim') return this.cimRoute.offLine(this.#userId ?? 0, this.#isClosed() ? undefined : this.#abort.signal);
     const server = formatServerAddress({ host: g.ip, tcpPort: g.cimServerPort, httpPort: g.httpPort });
     return this.route.offLine(this.#userId ?? 0, this.#tokens?.token ?? g.token, this.#isClosed() ? undefined : this.#abort.signal, server, keepSession);
   }
@@ -287,6 +328,7 @@ export class Lifecycle {
    */
   async #routeLogin(userId: number): Promise<LoginGrant> {
     const signal = this.#abort.signal;
+    if (this.#mode === 'cim') return this.cimRoute.login(userId, this.#o.userName, signal);
     if (this.#tokens) {
       try {
         return await this.route.login(userId, this.#o.userName, signal, { token: this.#tokens.token });

@@ -8,6 +8,7 @@ import { ClientErrorCode, CimClientError } from './errors.ts';
 import { MemorySeenStore, type SeenStore } from './seen-store.ts';
 import { checkVia, type TransportKind, type Via } from './transport.ts';
 import type { ChatMessage } from './events.ts';
+import { checkProtocol, type Protocol } from './cim-mode.ts';
 
 export interface ClientOptions {
   /** Base URL of cim-route, e.g. http://127.0.0.1:8083. */
@@ -26,8 +27,13 @@ export interface ClientOptions {
    * given. With a userId, the registered id must match it.
    */
   readonly register?: boolean;
-  /** How to reach the server: WebSocket (default) or CIM's TCP framing. */
+  /** How to reach the server: WebSocket (default) or CIM's TCP framing. Protocol 'cim' forces 'tcp'. */
   readonly transport?: TransportKind;
+  /**
+   * 'native' (this project's protocol 2), 'cim' (CIM's own client protocol, for CIM's Java route and
+   * servers: see cim-mode.ts) or 'auto' (default): cim when the route's /login answer has no protocol-2 fields.
+   */
+  readonly protocol?: Protocol;
   /** WebSocket straight to the server, through the route's /relay, or 'auto' (default): relay when the route is loopback (a port-forward) and the server is not. */
   readonly via?: Via;
   /** A PING goes out after this long without a write or without a read. Default 10 000 (CIM's 10 s). */
@@ -83,6 +89,7 @@ export interface ResolvedOptions {
   readonly password: string | undefined;
   readonly register: boolean;
   readonly transport: TransportKind;
+  readonly protocol: Protocol;
   readonly via: Via;
   readonly heartbeatIntervalMs: number;
   readonly pongTimeoutMs: number;
@@ -118,7 +125,8 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (options.userId === undefined && options.register === false) {
     throw invalid('without userId the account is found by registering; do not set register: false');
   }
-  const transport = options.transport ?? 'ws';
+  const protocol = checkProtocol(options.protocol);
+  const transport = protocol === 'cim' ? 'tcp' : (options.transport ?? 'ws');
   if (transport !== 'ws' && transport !== 'tcp') throw invalid(`transport must be "ws" or "tcp", got ${String(transport)}`);
   const random = options.random ?? Math.random;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
@@ -137,7 +145,9 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     password: options.password,
     register: options.register ?? options.userId === undefined,
     transport,
-    via: checkVia(options.via, transport),
+    protocol,
+    // CIM's servers have TCP only: a relay makes no sense there.
+    via: protocol === 'cim' ? 'direct' : checkVia(options.via, transport),
     heartbeatIntervalMs: positive(options.heartbeatIntervalMs, 10_000, 'heartbeatIntervalMs'),
     pongTimeoutMs: positive(options.pongTimeoutMs, 10_000, 'pongTimeoutMs'),
     requestTimeoutMs: positive(options.requestTimeoutMs, 5_000, 'requestTimeoutMs'),

@@ -26,6 +26,8 @@ export interface LoginGrant extends ServerAssignment {
   readonly token: string;
   /** Password mode, login with a password: the refresh token of the new session ('' otherwise). */
   readonly refreshToken: string;
+  /** The answer had protocol-2 fields (wsPath, token): this project's route. CIM's route answers only ip and ports. */
+  readonly native: boolean;
 }
 
 /** A fresh access token and the refresh token that replaced the one used. */
@@ -103,6 +105,7 @@ export class RouteApi {
       wsPath: typeof data['wsPath'] === 'string' && data['wsPath'] !== '' ? data['wsPath'] : '/ws',
       token: typeof data['token'] === 'string' ? data['token'] : '',
       refreshToken: typeof data['refreshToken'] === 'string' ? data['refreshToken'] : '',
+      native: typeof data['wsPath'] === 'string' || typeof data['token'] === 'string',
     };
   }
 

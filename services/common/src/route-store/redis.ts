@@ -2,11 +2,27 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { keys } from '../keys.ts';
 import type { Account, LoginResult, RefreshResult, RouteStore } from './types.ts';
 
-// KEYS[1] names hash, KEYS[2] last-id counter; ARGV[1] userName, ARGV[2] account key prefix.
+// Migration from CIM (reference §6): an account CIM registered is the bare key {userName} = "cim-account:{id}"
+// plus cim-account:{id} = userName. A name our hash does not know is looked up there (only when that key is a
+// string of that form and the id key agrees, so a user called "login-status" reads nothing) and adopted into
+// the hash, so existing users keep their ids; the id counter moves past it. Args: name hash, last-id key,
+// CIM's name key, userName, account key prefix. docs/client.md "Migrating from CIM".
+const ADOPT_CIM_LUA = `
+local function adoptCim(names, lastIdKey, cimNameKey, userName, accountPrefix)
+  if redis.call('TYPE', cimNameKey)['ok'] ~= 'string' then return nil end
+  local id = string.match(redis.call('GET', cimNameKey), '^cim%-account:(%d+)$')
+  if not id or redis.call('GET', accountPrefix .. id) ~= userName then return nil end
+  redis.call('HSET', names, userName, id)
+  if tonumber(id) > tonumber(redis.call('GET', lastIdKey) or '0') then redis.call('SET', lastIdKey, id) end
+  return id
+end
+`;
+
+// KEYS[1] names hash, KEYS[2] last-id counter, KEYS[3] CIM's name key; ARGV[1] userName, ARGV[2] account key prefix.
 // Idempotent by name; the id is max(now in ms, last id + 1), so ids stay unique and close to CIM's
 // millisecond ids (which collided when two users registered in the same millisecond).
-const REGISTER_LUA = `
-local existing = redis.call('HGET', KEYS[1], ARGV[1])
+const REGISTER_LUA = `${ADOPT_CIM_LUA}
+local existing = redis.call('HGET', KEYS[1], ARGV[1]) or adoptCim(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
 if existing then return existing end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -20,10 +36,10 @@ redis.call('SET', ARGV[2] .. sid, ARGV[1])
 return sid
 `;
 
-// As REGISTER_LUA, plus the credential: KEYS[3] credential key prefix, ARGV[3] credential.
+// As REGISTER_LUA, plus the credential: KEYS[3] credential key prefix, KEYS[4] CIM's name key, ARGV[3] credential.
 // Returns {id, stored credential or false, 1 when created}.
-const REGISTER_CREDENTIAL_LUA = `
-local existing = redis.call('HGET', KEYS[1], ARGV[1])
+const REGISTER_CREDENTIAL_LUA = `${ADOPT_CIM_LUA}
+local existing = redis.call('HGET', KEYS[1], ARGV[1]) or adoptCim(KEYS[1], KEYS[2], KEYS[4], ARGV[1], ARGV[2])
 if existing then return {existing, redis.call('GET', KEYS[3] .. existing), 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -90,8 +106,8 @@ return moved
 `;
 
 interface CimRedis extends Redis {
-  cimRegister(names: string, lastId: string, userName: string, accountPrefix: string): Promise<string>;
-  cimRegisterCredential(names: string, lastId: string, credentialPrefix: string, userName: string, accountPrefix: string, credential: string): Promise<[string, string | null, number]>;
+  cimRegister(names: string, lastId: string, cimNameKey: string, userName: string, accountPrefix: string): Promise<string>;
+  cimRegisterCredential(names: string, lastId: string, credentialPrefix: string, cimNameKey: string, userName: string, accountPrefix: string, credential: string): Promise<[string, string | null, number]>;
   cimSetCredential(account: string, credential: string, value: string): Promise<number>;
   cimLogin(route: string, status: string, userId: string, server: string, ttlMs: string, takeOver: string): Promise<string>;
   cimLogout(route: string, status: string, userId: string, server: string): Promise<number>;
@@ -116,8 +132,8 @@ export class RedisRouteStore implements RouteStore {
         ? new Redis(urlOrClient, { enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: false, ...options })
         : urlOrClient
     ) as CimRedis;
-    redis.defineCommand('cimRegister', { numberOfKeys: 2, lua: REGISTER_LUA });
-    redis.defineCommand('cimRegisterCredential', { numberOfKeys: 3, lua: REGISTER_CREDENTIAL_LUA });
+    redis.defineCommand('cimRegister', { numberOfKeys: 3, lua: REGISTER_LUA });
+    redis.defineCommand('cimRegisterCredential', { numberOfKeys: 4, lua: REGISTER_CREDENTIAL_LUA });
     redis.defineCommand('cimSetCredential', { numberOfKeys: 2, lua: SET_CREDENTIAL_LUA });
     redis.defineCommand('cimLogin', { numberOfKeys: 2, lua: LOGIN_LUA });
     redis.defineCommand('cimLogout', { numberOfKeys: 2, lua: LOGOUT_LUA });
@@ -131,12 +147,12 @@ export class RedisRouteStore implements RouteStore {
   }
 
   async registerAccount(userName: string): Promise<Account> {
-    const id = await this.#redis.cimRegister(keys.accountNames, keys.lastAccountId, userName, keys.account(''));
+    const id = await this.#redis.cimRegister(keys.accountNames, keys.lastAccountId, userName, userName, keys.account(''));
     return { userId: Number(id), userName };
   }
 
   async registerWithCredential(userName: string, credential: string): Promise<{ account: Account; credential: string | undefined; created: boolean }> {
-    const [id, stored, created] = await this.#redis.cimRegisterCredential(keys.accountNames, keys.lastAccountId, credentialKey(''), userName, keys.account(''), credential);
+    const [id, stored, created] = await this.#redis.cimRegisterCredential(keys.accountNames, keys.lastAccountId, credentialKey(''), userName, userName, keys.account(''), credential);
     return { account: { userId: Number(id), userName }, credential: stored ?? undefined, created: created === 1 };
   }
 

@@ -16,9 +16,11 @@ export class WsTransport {
   #onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
   #http: HttpServer | undefined;
   readonly #perAddress: AddressLimiter | undefined;
+  readonly #allowedOrigins: ReadonlySet<string> | undefined;
 
-  constructor(node: SessionHost, options: { path: string; maxFrameBytes: number; perAddress?: AddressLimiter }) {
+  constructor(node: SessionHost, options: { path: string; maxFrameBytes: number; perAddress?: AddressLimiter; allowedOrigins?: readonly string[] }) {
     this.#path = options.path;
+    this.#allowedOrigins = options.allowedOrigins?.length ? new Set(options.allowedOrigins.map((o) => o.toLowerCase())) : undefined;
     this.#perAddress = options.perAddress;
     // permessage-deflate stays off: it costs ~20x the memory per connection for small messages.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false, clientTracking: true });
@@ -31,6 +33,12 @@ export class WsTransport {
       const path = (req.url ?? '').split('?')[0];
       if (!this.#accepting || path !== this.#path) {
         socket.end(`HTTP/1.1 ${this.#accepting ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
+      // --allowed-origins: a browser always sends Origin; a page of another site is refused. Non-browser clients send none.
+      const origin = req.headers.origin;
+      if (this.#allowedOrigins && origin !== undefined && !this.#allowedOrigins.has(origin.toLowerCase())) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
       // Counted from the upgrade request to the end of the socket, whatever happens in between.
