@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Three tiers, sorted by what they start: unit tests start nothing; integration tests start real
 // redis-server and ZooKeeper processes (test/harness); e2e tests start a real kube-apiserver.
 const isCI = process.env['CI'] === 'true';
+// The real-node journey (test/e2e-node) needs root and ~10 min of cached builds: only `make test-node` enables it.
+const withNode = process.env['CIM_E2E_NODE'] === '1';
 
 export default defineConfig({
   test: {
@@ -39,6 +41,21 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      ...(withNode
+        ? [
+            {
+              test: {
+                name: 'e2e-node',
+                include: ['test/e2e-node/**/*.test.ts'],
+                // Builds the node tools and images when missing (slow once, cached), then a control plane and a real node.
+                globalSetup: ['test/e2e-node/global-setup.ts'],
+                testTimeout: 600_000,
+                hookTimeout: 90 * 60_000,
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

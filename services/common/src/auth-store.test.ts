@@ -1,4 +1,4 @@
-import { describeAuthStoreContract } from './auth-store-contract.ts';
+import { describeAuthStoreContract } from '../../../test/contracts/auth-store.ts';
 import { MemoryAuthStore } from './auth-store-memory.ts';
 import { ManualClock } from './clock.ts';
 

@@ -1,7 +1,7 @@
 /**
  * AuthStore: the state behind password mode. Backends: Redis (auth-store-redis.ts, shared by routes and
  * servers) and memory (auth-store-memory.ts: unit tests, embedded mode); one contract suite
- * (auth-store-contract.ts). Every record expires on its own (TTL), so nothing here grows without bound.
+ * (test/contracts/auth-store.ts). Every record expires on its own (TTL), so nothing here grows without bound.
  *
  * - failure counters (login slow-down): fixed windows starting at the first failure;
  * - revocations: one access token (jti), one login session (sid: its access and refresh tokens), or every

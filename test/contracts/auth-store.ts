@@ -1,7 +1,7 @@
 /** The AuthStore contract, run against every backend: memory (unit tier) and Redis (integration tier). */
 import { describe, expect, it } from 'vitest';
-import { withFixture, type StoreFixture } from '../../../test/contracts/fixture.ts';
-import type { AuthStore } from './auth-store.ts';
+import { withFixture, type StoreFixture } from './fixture.ts';
+import type { AuthStore } from '../../services/common/src/auth-store.ts';
 
 export function describeAuthStoreContract(name: string, create: () => Promise<StoreFixture<AuthStore>>): void {
   const withStore = (fn: (f: StoreFixture<AuthStore>) => Promise<void>) => withFixture(create, fn);
