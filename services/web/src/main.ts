@@ -2,7 +2,8 @@
  * The web chat client: sign up / log in, online users, the group ("everyone online") and private chats,
  * delivery and read marks, unread counts and the connection's state. All chat logic is the SDK's
  * (services/client/src/sdk, bundled for browsers by scripts/build-web.mjs); it reaches the servers
- * through the route's WebSocket relay on this page's own origin (`via: 'route'`), so one port serves all.
+ * through the route's WebSocket relay on this page's own origin (`via: 'route'`), so one port serves all;
+ * `?via=auto` connects directly to servers the browser can reach (list them in the route's --web-connect-src).
  * Text is only ever set with textContent: nothing a peer sends is parsed as HTML.
  */
 import { CimClient, type ChatMessage, type ClientState, type StateChange } from '../../client/src/sdk/client.ts';
@@ -92,7 +93,8 @@ async function signIn(signup: boolean): Promise<void> {
   try {
     // Sign up registers explicitly (so a taken name says so); log in lets the SDK look the account up.
     if (signup) await new RouteApi({ routeUrl, timeoutMs: 5_000, fetch }).registerAccount(userName, undefined, password);
-    const c = new CimClient({ routeUrl, userName, password, via: 'route', fetch, onMessage });
+    const via = new URLSearchParams(location.search).get('via') === 'auto' ? 'auto' : 'route';
+    const c = new CimClient({ routeUrl, userName, password, via, fetch, onMessage });
     c.on('state', (change) => onState(c, change));
     c.on('receipt', (receipt) => {
       if (model.receipt(receipt)) renderMessages();

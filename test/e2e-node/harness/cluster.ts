@@ -8,12 +8,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, startControlPlane, type ControlPlane } from '../../e2e/harness/control-plane.ts';
 import { applyAs, clientsFor, parseYamlDocs } from '../../e2e/harness/kube.ts';
 import { waitFor, WaitAborted } from '../../e2e/harness/processes.ts';
+import { startTcpProxy, type TcpProxy } from '../../e2e/harness/tcp-proxy.ts';
 import { coreDnsObjects, kubernetesEndpointSlice, localStorageObjects } from './addons.ts';
 import { SERVICE_CIDR, writeNodeFiles } from './node-files.ts';
 import { createSandbox, missingNodePrerequisites, sweepStaleSandboxes, type Sandbox } from './sandbox.ts';
@@ -54,35 +54,7 @@ export interface NodeCluster {
 }
 
 /** Forwards hostIp:<port> (the root end of the veth) to the API server on 127.0.0.1. */
-async function startApiForwarder(hostIp: string, apiPort: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(apiPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, hostIp, () => resolve());
-  });
-  const a = server.address();
-  return {
-    port: typeof a === 'object' && a ? a.port : 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
+const startApiForwarder = (hostIp: string, apiPort: number): Promise<TcpProxy> => startTcpProxy(apiPort, hostIp);
 
 export async function startNodeCluster(tools: NodeTools): Promise<NodeCluster> {
   const missing = missingNodePrerequisites();

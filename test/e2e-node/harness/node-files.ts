@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { kubeconfig } from '../../e2e/harness/control-plane.ts';
 
 export const SERVICE_CIDR = '10.96.0.0/12';
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
@@ -25,27 +26,8 @@ export interface NodeFilesInput {
   kubeProxyToken: string;
 }
 
-export function kubeconfigYaml(server: string, user: string, token: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: node',
-    '  cluster:',
-    `    server: ${server}`,
-    // The API server's self-signed certificate does not name the veth address.
-    '    insecure-skip-tls-verify: true',
-    'users:',
-    `- name: ${JSON.stringify(user)}`,
-    '  user:',
-    `    token: ${token}`,
-    'contexts:',
-    '- name: node',
-    '  context: { cluster: node, user: ' + JSON.stringify(user) + ' }',
-    'current-context: node',
-    '',
-  ].join('\n');
-}
+/** The e2e harness's token kubeconfig (the API server's certificate does not name the veth address: not verified). */
+export const kubeconfigYaml = kubeconfig;
 
 export function containerdToml(workDir: string): string {
   return `version = 2

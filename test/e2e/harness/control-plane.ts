@@ -45,7 +45,8 @@ export function ensureK8sTools(): string {
   return dir;
 }
 
-function kubeconfig(server: string, user: string, token: string): string {
+/** A token kubeconfig for `server` (the API server's certificate is self-signed: not verified). */
+export function kubeconfig(server: string, user: string, token: string): string {
   return [
     'apiVersion: v1',
     'kind: Config',

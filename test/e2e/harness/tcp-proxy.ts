@@ -12,7 +12,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+/** Listens on `host` (loopback unless told), forwards to targetPort on 127.0.0.1. */
+export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
@@ -32,7 +33,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         client.pipe(upstream).pipe(client);
       });
       srv.once('error', reject);
-      srv.listen(port, '127.0.0.1', () => {
+      srv.listen(port, host, () => {
         const a = srv.address();
         port = typeof a === 'object' && a ? a.port : port;
         server = srv;

@@ -11,16 +11,16 @@
  */
 import { CloseCodes } from '../../../common/src/codes.ts';
 import { Command, type CimFrame } from '../../../common/src/codec.ts';
-import { formatServerAddress } from '../../../common/src/server-address.ts';
 import { ClientErrorCode, CimClientError } from './errors.ts';
 import type { ClientState, StateChange } from './events.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { disconnectAdvice, LoginHandshake, terminalError, type LoginAccepted } from './login.ts';
 import type { ResolvedOptions } from './options.ts';
-import { RouteApi, type LoginGrant, type ServerAssignment, type Tokens } from './route-api.ts';
+import type { RouteApi, ServerAssignment } from './route-api.ts';
+import { RouteSession } from './route-session.ts';
 import { errorText, isTerminal, isTransient, registerWithRetry, sleep } from './retry.ts';
 import { openConnection, type Connection } from './transport.ts';
-import { cimLoginFrame, cimPingFrame, CimRoute, type Mode } from './cim-mode.ts';
+import { cimLoginFrame, cimPingFrame, type CimRoute, type Mode } from './cim-mode.ts';
 
 /** What the rest of the client does at each step of the lifecycle. */
 export interface LifecycleHooks {
@@ -41,11 +41,8 @@ export interface LifecycleHooks {
 export class Lifecycle {
   readonly #o: ResolvedOptions;
   readonly #hooks: LifecycleHooks;
-  readonly route: RouteApi;
-  /** CIM's route calls (CIM mode: login, offLine, sends, offline fetch). */
-  readonly cimRoute: CimRoute;
-  /** The protocol spoken: from the options, or (auto) decided by the first /login answer and kept. */
-  #mode: Mode | undefined;
+  /** Login, tokens, logout and the protocol chosen: the client's session with the route. */
+  readonly session: RouteSession;
   /** CIM mode: the epoch whose first pong (proof the server has our LOGIN_REQUEST) triggers /fetchOfflineMsgs. */
   #fetchOfflineOnPong: number | undefined;
   readonly #abort = new AbortController();
@@ -53,9 +50,6 @@ export class Lifecycle {
   /** Incremented for every connection attempt and teardown; callbacks of older epochs are ignored. */
   #epoch = 0;
   #userId: number | undefined;
-  #grant: LoginGrant | undefined;
-  /** Password mode: this login session's tokens, in memory only (refreshed before every reconnect). */
-  #tokens: Tokens | undefined;
   #loginAttempted = false;
   #connection: Connection | undefined;
   #handshake: LoginHandshake | undefined;
@@ -68,14 +62,20 @@ export class Lifecycle {
     this.#o = options;
     this.#hooks = hooks;
     this.#userId = options.userId;
-    this.route = new RouteApi({ routeUrl: options.routeUrl, timeoutMs: options.requestTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
-    this.cimRoute = new CimRoute({ baseUrl: this.route.baseUrl, timeoutMs: options.requestTimeoutMs, fetch: options.fetch });
-    this.#mode = options.protocol === 'auto' ? undefined : options.protocol;
+    this.session = new RouteSession(options);
   }
 
   /** 'cim' or 'native' once known (always, unless protocol is 'auto' and no /login answered yet). */
   get mode(): Mode | undefined {
-    return this.#mode;
+    return this.session.mode;
+  }
+
+  get route(): RouteApi {
+    return this.session.route;
+  }
+
+  get cimRoute(): CimRoute {
+    return this.session.cimRoute;
   }
 
   get state(): ClientState {
@@ -88,7 +88,7 @@ export class Lifecycle {
     return this.#abort.signal;
   }
   get server(): ServerAssignment | undefined {
-    const g = this.#grant;
+    const g = this.session.grant;
     return g ? { ip: g.ip, cimServerPort: g.cimServerPort, httpPort: g.httpPort, wsPath: g.wsPath } : undefined;
   }
   get remote(): string | undefined {
@@ -127,7 +127,7 @@ export class Lifecycle {
           this.#teardown('connect attempt failed');
           await sleep(delayMs, this.#abort.signal);
           // A login the route accepted but the server did not complete would answer 5000 next time.
-          await this.#offLine(true).catch(() => undefined);
+          await this.session.offLine(this.#userId ?? 0, this.#abort.signal, true).catch(() => undefined);
         }
       }
     } catch (err) {
@@ -151,7 +151,7 @@ export class Lifecycle {
       this.#hooks.closed(rejectWith);
       if (report) this.#hooks.error(report);
       if (wasLoggedIn && this.#userId !== undefined) {
-        await this.#offLine().catch((err: unknown) => this.#o.logger.warn({ err }, 'logout (/offLine) failed'));
+        await this.session.offLine(this.#userId ?? 0, this.#isClosed() ? undefined : this.#abort.signal).catch((err: unknown) => this.#o.logger.warn({ err }, 'logout (/offLine) failed'));
       }
     })();
     return this.#finishing;
@@ -162,14 +162,9 @@ export class Lifecycle {
     const epoch = ++this.#epoch;
     const userId = this.#userId!;
     this.#loginAttempted = true;
-    const grant = await this.#routeLogin(userId);
+    const grant = await this.session.login(userId, this.#abort.signal);
     this.#assertEpoch(epoch);
-    this.#grant = grant;
-    if (this.#mode === undefined) {
-      this.#mode = grant.native ? 'native' : 'cim';
-      this.#o.logger.info({ mode: this.#mode }, 'protocol chosen from the route\'s /login answer');
-    }
-    const cim = this.#mode === 'cim';
+    const cim = this.session.mode === 'cim';
     const connection = await openConnection(
       cim ? 'tcp' : this.#o.transport,
       grant,
@@ -250,7 +245,7 @@ export class Lifecycle {
       intervalMs: this.#o.heartbeatIntervalMs,
       // CIM mode: a PING every interval exactly (CIM's write-idle rule); the heartbeat waits for the pong
       // before it pings again, so the pong bound must not exceed the interval.
-      pongTimeoutMs: this.#mode === 'cim' ? Math.min(this.#o.pongTimeoutMs, this.#o.heartbeatIntervalMs) : this.#o.pongTimeoutMs,
+      pongTimeoutMs: this.session.mode === 'cim' ? Math.min(this.#o.pongTimeoutMs, this.#o.heartbeatIntervalMs) : this.#o.pongTimeoutMs,
       sendPing: () => connection.send({ cmd: Command.PING, requestId: this.#userId!, reqMsg: 'ping' }),
       onDead: (silentForMs) => {
         if (epoch !== this.#epoch) return;
@@ -295,8 +290,8 @@ export class Lifecycle {
       try {
         // A fresh access token first (the old one may have expired while we were away), then clear our own
         // stale route (only if it still names our old server), or the route answers 5000.
-        await this.#renewTokens();
-        await this.#offLine(true).catch((err: unknown) => this.#o.logger.debug({ err }, 'offLine before reconnect failed'));
+        await this.session.renewTokens(this.#userId, this.#abort.signal);
+        await this.session.offLine(this.#userId ?? 0, this.#abort.signal, true).catch((err: unknown) => this.#o.logger.debug({ err }, 'offLine before reconnect failed'));
         await this.#establish(true);
         return;
       } catch (err) {
@@ -306,51 +301,6 @@ export class Lifecycle {
         this.#o.logger.info({ attempt, reason }, 'reconnect attempt failed');
         this.#teardown(reason);
       }
-    }
-  }
-
-  /**
-   * Removes this client's own route, and only that: without a grant the route never gave this client a
-   * server (e.g. 5000, another client of the user is online), so there is nothing of ours to remove and a
-   * /offLine without `server` would delete the other client's route.
-   */
-  #offLine(keepSession = false): Promise<void> {
-    const g = this.#grant;
-    if (!g) return Promise.resolve();
-    if (this.#mode === 'cim') return this.cimRoute.offLine(this.#userId ?? 0, this.#isClosed() ? undefined : this.#abort.signal);
-    const server = formatServerAddress({ host: g.ip, tcpPort: g.cimServerPort, httpPort: g.httpPort });
-    return this.route.offLine(this.#userId ?? 0, this.#tokens?.token ?? g.token, this.#isClosed() ? undefined : this.#abort.signal, server, keepSession);
-  }
-
-  /**
-   * /login: with this session's access token when there is one (a reconnect), else with the password (or
-   * nothing, in cim mode). A refused token falls back to the password; a password login starts a new session.
-   */
-  async #routeLogin(userId: number): Promise<LoginGrant> {
-    const signal = this.#abort.signal;
-    if (this.#mode === 'cim') return this.cimRoute.login(userId, this.#o.userName, signal);
-    if (this.#tokens) {
-      try {
-        return await this.route.login(userId, this.#o.userName, signal, { token: this.#tokens.token });
-      } catch (err) {
-        if (this.#o.password === undefined || !isAuthRefusal(err)) throw err;
-        this.#tokens = undefined;
-      }
-    }
-    const grant = await this.route.login(userId, this.#o.userName, signal, { password: this.#o.password });
-    this.#tokens = grant.token && grant.refreshToken ? { token: grant.token, refreshToken: grant.refreshToken } : undefined;
-    return grant;
-  }
-
-  /** Rotates the refresh token for a new access token; a refused one ends the session (the password starts a new one). */
-  async #renewTokens(): Promise<void> {
-    const tokens = this.#tokens;
-    if (!tokens || this.#userId === undefined) return;
-    try {
-      this.#tokens = await this.route.refresh(this.#userId, tokens.refreshToken, this.#abort.signal);
-    } catch (err) {
-      if (isAuthRefusal(err)) this.#tokens = undefined;
-      else this.#o.logger.debug({ err }, 'token refresh failed; trying the login anyway');
     }
   }
 
@@ -384,10 +334,6 @@ export class Lifecycle {
   }
 }
 
-/** The route refused a token or refresh token (9300 unauthorized, 9303 expired). */
-function isAuthRefusal(err: unknown): boolean {
-  return err instanceof CimClientError && err.code === ClientErrorCode.ROUTE_REJECTED && (err.serverCode === '9300' || err.serverCode === '9303');
-}
 
 export function closedError(): CimClientError {
   return new CimClientError(ClientErrorCode.CLOSED, 'the client is closed');
