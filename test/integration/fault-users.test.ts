@@ -55,7 +55,9 @@ function chatProcess(user: string, shown: Map<string, number>) {
       if (event.type === 'message' && event.text !== undefined) shown.set(event.text, (shown.get(event.text) ?? 0) + 1);
     }
   };
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  // 'close', not 'exit': after 'exit' the last lines the process wrote may still be in the pipe, and a
+  // message it showed just before the kill must be counted as shown.
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   return {
     child,
     count,

@@ -123,9 +123,12 @@ export class Inbox {
         if (message.seq !== undefined) this.#options.acks.add(message.seq);
         return;
       }
+      // Shown first, then remembered: a crash between the two can show a message again, never hide it.
+      this.#options.emit(message);
       this.#options.seenStore.add(key);
+    } else {
+      this.#options.emit(message);
     }
-    this.#options.emit(message);
     if (message.seq !== undefined && message.chatType === 'private') this.#options.acks.add(message.seq);
   }
 }
