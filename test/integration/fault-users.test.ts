@@ -130,6 +130,11 @@ describe('faults of users', () => {
     const twice = [...shown.values()].filter((n) => n > 1).length;
     console.log(`fault-counts ${JSON.stringify({ fault: 'receiver-killed-50ms', sent: total, acked: total, shownBeforeKill, delivered: shown.size, shownTwice: twice })}`);
     expect(shown.size).toBe(total);
-    expect(twice).toBe(0);
+    // A terminal is not transactional: the killed process printed a line, then recorded it as seen, one
+    // syscall later. Only the message it was printing at the instant of the SIGKILL can show again (never
+    // be lost: printing comes first); every other one shows exactly once. docs/delivery.md says so.
+    expect(twice).toBeLessThanOrEqual(1);
+    const repeated = [...shown].filter(([, n]) => n > 1).map(([text]) => Number(text.split('#')[1]));
+    for (const n of repeated) expect(n).toBeLessThan(shownBeforeKill + 1);
   }, 120_000);
 });

@@ -28,6 +28,8 @@ describe('startProcess', () => {
     expect(p.exitStatus()).toBeUndefined();
     expect(await p.exited).toBe(3);
     expect(p.exitStatus()).toBe(3);
+    // 'exit' can come before the last output is read from the pipes.
+    await waitUntil('the last output line', () => (p.output(3).includes('done') ? true : undefined), 5_000, 10);
     expect(p.output(3).split('\n')).toEqual(['line 299', 'done', '']);
     expect(p.output().split('\n')).toHaveLength(201); // the last 200 lines and the (empty) partial one
     await waitUntil('the log file to hold every line', () => (readFileSync(logFile, 'utf8').split('\n').length === 302 ? true : undefined), 5_000, 10);
