@@ -110,6 +110,7 @@ export async function connectUsers(o: TrafficOptions): Promise<TrafficUser[]> {
       requestTimeoutMs: 3_000,
       heartbeatIntervalMs: 2_000,
       pongTimeoutMs: 2_000,
+      syncIntervalMs: 5_000,
       onMessage: (m) => o.ledger.shown(m, userId),
     });
     userId = client.userId!;

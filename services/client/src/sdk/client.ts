@@ -84,6 +84,7 @@ export class CimClient extends EventEmitter<ClientEvents> {
       seenStore: o.seenStore,
       acks: this.#acks,
       gapTimeoutMs: o.gapTimeoutMs,
+      syncIntervalMs: o.syncIntervalMs,
       logger: o.logger,
       userId,
       write,

@@ -19,6 +19,11 @@ export interface InboxOptions {
   readonly seenStore: SeenStore;
   readonly acks: DeliveryAcks;
   readonly gapTimeoutMs: number;
+  /**
+   * A SYNC this often while logged in (0 = never): the safety net for a live push that was lost with no
+   * later message to reveal the gap (the inbox keeps it; this fetches it). Default 30 000.
+   */
+  readonly syncIntervalMs?: number;
   readonly logger: Logger;
   /** This client's user id (the receiver when a frame does not say). */
   readonly userId: () => number;
@@ -37,6 +42,7 @@ export class Inbox {
   #gapTimer: NodeJS.Timeout | undefined;
   #syncs = 0;
   #duplicates = 0;
+  #syncTimer: NodeJS.Timeout | undefined;
 
   constructor(options: InboxOptions) {
     this.#options = options;
@@ -51,6 +57,21 @@ export class Inbox {
   onLogin(maxSeq: number | undefined): void {
     this.#releaseHeld();
     this.#nextSeq = maxSeq === undefined ? undefined : maxSeq + 1;
+    if (this.#syncTimer) clearInterval(this.#syncTimer);
+    const every = this.#options.syncIntervalMs ?? 30_000;
+    // Only protocol-2 logins say maxSeq; CIM's protocol has no SYNC.
+    if (every > 0 && maxSeq !== undefined) {
+      // From the start: an entry a released gap skipped over is still pending and comes back too.
+      this.#syncTimer = setInterval(() => this.#sync('periodic', 0), every);
+      this.#syncTimer.unref();
+    }
+  }
+
+  /** Asks the server for the pending inbox entries after `afterSeq` (default: the last seq seen in order). */
+  #sync(why: string, afterSeq = (this.#nextSeq ?? 1) - 1): void {
+    this.#syncs++;
+    this.#options.logger.debug({ afterSeq, why }, 'SYNC');
+    this.#options.write({ cmd: Command.SYNC, requestId: this.#options.userId(), properties: { [Prop.afterSeq]: String(afterSeq) } });
   }
 
   /** Handles a MESSAGE or OFFLINE frame from the server. */
@@ -60,6 +81,8 @@ export class Inbox {
   }
 
   stop(): void {
+    if (this.#syncTimer) clearInterval(this.#syncTimer);
+    this.#syncTimer = undefined;
     if (this.#gapTimer) clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
     this.#held.clear();
@@ -94,10 +117,8 @@ export class Inbox {
 
   #gapExpired(): void {
     this.#gapTimer = undefined;
-    const afterSeq = (this.#nextSeq ?? 1) - 1;
-    this.#syncs++;
-    this.#options.logger.info({ afterSeq, held: this.#held.size }, 'seq gap did not fill: SYNC');
-    this.#options.write({ cmd: Command.SYNC, requestId: this.#options.userId(), properties: { [Prop.afterSeq]: String(afterSeq) } });
+    this.#options.logger.info({ held: this.#held.size }, 'seq gap did not fill: SYNC');
+    this.#sync('gap');
     this.#releaseHeld();
   }
 

@@ -70,6 +70,8 @@ export interface ClientOptions {
   readonly receiptBatchSize?: number;
   /** A seq gap that has not filled within this long triggers a SYNC. Default 1 000. */
   readonly gapTimeoutMs?: number;
+  /** A SYNC this often while logged in, for a live push lost with no later message to show the gap. 0 = never. Default 30 000. */
+  readonly syncIntervalMs?: number;
   /**
    * Message listener registered before the first connect, so messages pushed right after login
    * (the pending inbox) are not missed. Same as client.on('message', …).
@@ -105,6 +107,7 @@ export interface ResolvedOptions {
   readonly receiptDelayMs: number;
   readonly receiptBatchSize: number;
   readonly gapTimeoutMs: number;
+  readonly syncIntervalMs: number;
   readonly logger: Logger;
   readonly random: () => number;
   readonly fetch: typeof fetch | undefined;
@@ -161,6 +164,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     receiptDelayMs: positive(options.receiptDelayMs, 20, 'receiptDelayMs'),
     receiptBatchSize: Math.floor(positive(options.receiptBatchSize, 64, 'receiptBatchSize')),
     gapTimeoutMs: positive(options.gapTimeoutMs, 1_000, 'gapTimeoutMs'),
+    syncIntervalMs: options.syncIntervalMs === 0 ? 0 : positive(options.syncIntervalMs, 30_000, 'syncIntervalMs'),
     logger: (options.logger ?? silentLogger).child({ userName: options.userName }),
     random,
     fetch: options.fetch,

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { silentLogger } from '../../../common/src/log.ts';
+import { Inbox } from './inbox.ts';
+import { MemorySeenStore } from './seen-store.ts';
 import { Command, Prop, type CimFrame } from '../../../common/src/codec.ts';
 import type { ChatMessage } from './events.ts';
 import { DeliveryAcks, encodeSeqRanges, parseReceipt, readReceiptFrames } from './receipts.ts';
@@ -56,5 +59,40 @@ describe('DeliveryAcks', () => {
     acks.add(7);
     acks.stop();
     expect(acks.waiting).toBe(0);
+  });
+});
+
+describe('Inbox periodic SYNC', () => {
+  it('asks for the whole pending inbox every syncIntervalMs while logged in, and stops when stopped', () => {
+    vi.useFakeTimers();
+    try {
+      const frames: Array<Record<string, unknown>> = [];
+      const inbox = new Inbox({
+        seenStore: new MemorySeenStore(),
+        acks: { add: () => undefined } as never,
+        gapTimeoutMs: 1_000,
+        syncIntervalMs: 5_000,
+        logger: silentLogger,
+        userId: () => 7,
+        emit: () => undefined,
+        write: (f) => (frames.push(f as Record<string, unknown>), true),
+      });
+      inbox.onLogin(12);
+      vi.advanceTimersByTime(4_999);
+      expect(frames).toHaveLength(0);
+      vi.advanceTimersByTime(1);
+      expect(frames).toEqual([{ cmd: Command.SYNC, requestId: 7, properties: { afterSeq: '0' } }]);
+      vi.advanceTimersByTime(5_000);
+      expect(frames).toHaveLength(2);
+      inbox.stop();
+      vi.advanceTimersByTime(20_000);
+      expect(frames).toHaveLength(2);
+      // CIM's protocol (no maxSeq at login) has no SYNC.
+      inbox.onLogin(undefined);
+      vi.advanceTimersByTime(20_000);
+      expect(frames).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
