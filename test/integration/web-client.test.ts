@@ -79,9 +79,12 @@ async function signUp(page: Page, name: string): Promise<void> {
 }
 
 /** Waits until the page shows this connection state; a timeout says what the page shows instead. */
+const STATE_WAIT_MS = 45_000;
+
 async function expectState(page: Page, state: string): Promise<void> {
   try {
-    await page.locator(`#conn-state[data-state="${state}"]`).waitFor({ timeout: WAIT_MS });
+    // A connect is register + login (scrypt) + relay + LOGIN: on a loaded 2-core CI machine it can take a while.
+    await page.locator(`#conn-state[data-state="${state}"]`).waitFor({ timeout: STATE_WAIT_MS });
   } catch (err) {
     const shown = await page.evaluate('[...document.querySelectorAll("#conn-state, [role=alert]")].map((e) => e.id + "=" + e.textContent + " " + e.title).join(" | ")');
     (err as Error).message += `\npage shows: ${String(shown)}`;
@@ -260,5 +263,5 @@ describe('web client in headless Chromium', () => {
     await bob.getByRole('button', { name: 'Log in' }).click();
     await expectState(bob, 'ready');
     expect(pageErrors).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });
