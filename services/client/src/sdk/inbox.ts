@@ -63,7 +63,8 @@ export class Inbox {
     if (every > 0 && maxSeq !== undefined) {
       // From the start: an entry a released gap skipped over is still pending and comes back too.
       this.#syncTimer = setInterval(() => this.#sync('periodic', 0), every);
-      this.#syncTimer.unref();
+      // unref only where timers have it (Node): in a browser the timer is a number.
+      this.#syncTimer.unref?.();
     }
   }
 
