@@ -4,56 +4,14 @@
  * page runs the very client the CLI runs (login, heartbeat, reconnect, outbox, receipts) — only the
  * socket differs. TCP (CIM's framing) cannot exist in a browser and is refused.
  *
- * The pure helpers repeat transport.ts's (which cannot be imported here: it pulls in `ws` and node:net);
- * transport-browser.test.ts checks that both give the same answers.
+ * The types and the pure helpers are endpoint.ts's, shared with transport.ts.
  */
 import { decodeMessage, encodeMessage, type CimFrame } from '../../../common/src/codec.ts';
 import { ClientErrorCode, CimClientError } from './errors.ts';
-import type { Connection, ConnectionHandlers, ConnectOptions, Endpoint, TransportKind, Via } from './transport.ts';
+import { endpointUrl, relayUrl, usesRelay, type Connection, type ConnectionHandlers, type ConnectOptions, type Endpoint, type TransportKind } from './endpoint.ts';
 
-export type { Connection, ConnectionHandlers, ConnectOptions, Endpoint, TransportKind, Via } from './transport.ts';
-export const VIAS: readonly Via[] = ['auto', 'direct', 'route'];
-
-export function endpointUrl(kind: TransportKind, endpoint: Endpoint): string {
-  const host = endpoint.ip.includes(':') ? `[${endpoint.ip}]` : endpoint.ip;
-  if (kind === 'tcp') return `tcp://${host}:${endpoint.cimServerPort}`;
-  const path = endpoint.wsPath.startsWith('/') ? endpoint.wsPath : `/${endpoint.wsPath}`;
-  return `ws://${host}:${endpoint.httpPort}${path}`;
-}
-
-export function checkVia(via: unknown, kind: TransportKind): Via {
-  if (via === undefined) return 'auto';
-  if (typeof via !== 'string' || !(VIAS as readonly string[]).includes(via)) {
-    throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `via must be one of ${VIAS.join(', ')}, got ${String(via)}`);
-  }
-  if (via === 'route' && kind === 'tcp') {
-    throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'via "route" relays WebSockets only; use transport "ws" (CIM\'s TCP framing needs a direct route to the server)');
-  }
-  return via as Via;
-}
-
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
-  return IPV4.test(v4) && v4.startsWith('127.');
-}
-
-export function usesRelay(via: Via, routeUrl: string, endpoint: Endpoint): boolean {
-  if (via !== 'auto') return via === 'route';
-  return isLoopbackHost(new URL(routeUrl).hostname) && !isLoopbackHost(endpoint.ip);
-}
-
-export function relayUrl(routeUrl: string, endpoint: Endpoint): string {
-  const url = new URL(routeUrl);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/relay`;
-  url.search = new URLSearchParams({ server: `${endpoint.ip}:${endpoint.cimServerPort}:${endpoint.httpPort}` }).toString();
-  url.hash = '';
-  return url.href;
-}
+export { checkVia, endpointUrl, isLoopbackHost, relayUrl, usesRelay, VIAS } from './endpoint.ts';
+export type { Connection, ConnectionHandlers, ConnectOptions, Endpoint, TransportKind, Via } from './endpoint.ts';
 
 export function openConnection(kind: TransportKind, endpoint: Endpoint, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
   if (kind === 'tcp') return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'a browser has no TCP sockets; use transport "ws"'));
