@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Three tiers, sorted by what they start: unit tests start nothing; integration tests start real
 // redis-server and ZooKeeper processes (test/harness); e2e tests start a real kube-apiserver.
 const isCI = process.env['CI'] === 'true';
-// The real-node journey (test/e2e-node) needs root and ~10 min of cached builds: only `make test-node` enables it.
+// The real-node journey (test/e2e-node) needs root and cached node builds: `make test` runs it as its own stage after
+// the other tiers (and `make test-node` alone), never alongside them.
 const withNode = process.env['CIM_E2E_NODE'] === '1';
 
 export default defineConfig({

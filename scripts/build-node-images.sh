@@ -224,8 +224,11 @@ build_if_missing zookeeper "3.9-$(fnhash img_zookeeper rootfs_from_base chroot_a
 # --- OUR images: the Dockerfiles users build, on the local Node base -----------------------------------------
 # A snapshot of the build inputs: the working tree may change while three images build, so all three and their
 # cache key come from one copy of it.
-APP_INPUTS=(package.json package-lock.json tsconfig.json tsconfig.build.json services operator proto
-  Dockerfile.server Dockerfile.route Dockerfile.operator .dockerignore)
+# The inputs are what the Dockerfiles COPY from the context (not `--from=` a stage), read from the files themselves
+# so a new COPY line cannot be missed here.
+mapfile -t APP_INPUTS < <(cd "$REPO" && { printf '%s\n' Dockerfile.server Dockerfile.route Dockerfile.operator .dockerignore
+  awk 'toupper($1) == "COPY" && $2 !~ /^--from=/ { for (i = 2; i < NF; i++) if ($i !~ /^--/) print $i }' \
+    Dockerfile.server Dockerfile.route Dockerfile.operator; } | sed 's|^\./||' | LC_ALL=C sort -u)
 CTX="$WORK/context"
 rm -rf "$CTX" && mkdir -p "$CTX"
 (cd "$REPO" && tar --exclude=node_modules -cf - "${APP_INPUTS[@]}") | tar -C "$CTX" -xf -

@@ -98,7 +98,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
     return 2;
   }
   // Created before connecting, so it already listens when messages arrive right after the login.
-  const shell = new ChatShell({ client, history, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, interactive, color, json: options.json, once: options.once, routeUrl: options.route });
+  const shell = new ChatShell({ client, history, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, interactive, color, json: options.json, once: options.once, routeUrl: options.route, displayJournal: seenStore });
   try {
     await client.connect();
   } catch (err) {

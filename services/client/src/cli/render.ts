@@ -59,7 +59,8 @@ export function formatOutgoing(now: Date, peer: string, text: string): string {
 }
 
 /** One JSON line per received message (--json). */
-export function messageJson(message: ChatMessage): string {
+/** `reshown`: an earlier run died while printing this message, so the user may have seen it (seen-file.ts). */
+export function messageJson(message: ChatMessage, reshown = false): string {
   return JSON.stringify({
     type: 'message',
     msgId: message.msgId ?? null,
@@ -72,6 +73,7 @@ export function messageJson(message: ChatMessage): string {
     receivedAt: message.receivedAt,
     replay: message.replay,
     offline: message.offline,
+    ...(reshown ? { reshown: true } : {}),
   });
 }
 

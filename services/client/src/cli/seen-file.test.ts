@@ -24,6 +24,31 @@ describe('FileSeenStore', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a display begun and never recorded (the process died printing it) is shown again, flagged, once', async () => {
+    const file = join(dir, 'seen');
+    const first = new FileSeenStore(file, () => undefined);
+    first.begin('1:done');
+    first.add('1:done');
+    first.begin('1:cut'); // killed here: printed or not, nobody knows
+    const second = new FileSeenStore(file, () => undefined);
+    expect([second.has('1:done'), second.wasInterrupted('1:done')]).toEqual([true, false]);
+    expect([second.has('1:cut'), second.wasInterrupted('1:cut')]).toEqual([false, true]);
+    second.begin('1:cut');
+    second.add('1:cut');
+    const third = new FileSeenStore(file, () => undefined);
+    expect([third.has('1:cut'), third.wasInterrupted('1:cut')]).toEqual([true, false]);
+  });
+
+  it('keeps an interrupted display across a compaction', async () => {
+    const file = join(dir, 'seen');
+    const keys = Array.from({ length: 9 }, (_, i) => `1:k${i}`);
+    await writeFile(file, ['?1:cut', ...keys].join('\n'));
+    const store = new FileSeenStore(file, () => undefined, 4);
+    expect(store.wasInterrupted('1:cut')).toBe(true);
+    const again = new FileSeenStore(file, () => undefined, 4);
+    expect([again.wasInterrupted('1:cut'), again.has('1:cut'), again.has('1:k8')]).toEqual([true, false, true]);
+  });
+
   it('ignores garbage lines and compacts a file grown past twice its capacity', async () => {
     const file = join(dir, 'seen');
     const keys = Array.from({ length: 9 }, (_, i) => `1:k${i}`);

@@ -11,6 +11,7 @@ import { isCimClientError, ClientErrorCode } from '../sdk/errors.ts';
 import { AI_FAREWELL, AI_GREETING, aiReply } from './ai.ts';
 import { parseLine, type Action, type SendAction } from './commands.ts';
 import { DelayedSends } from './delayed-sends.ts';
+import { seenKey } from '../sdk/seen-store.ts';
 import { GROUP_PEER, type History } from './history.ts';
 import { receiptJson, ReceiptView } from './receipts.ts';
 import { emojiPage, formatHelp, formatIncoming, formatOnlineUsers, formatOutgoing, formatTime, highlight, messageJson } from './render.ts';
@@ -29,6 +30,13 @@ export interface ShellOptions {
   /** Send what stdin holds and exit at its end. */
   readonly once: boolean;
   readonly routeUrl: string;
+  /** Brackets each display so a message being printed when the process died is shown again flagged (seen-file.ts). */
+  readonly displayJournal?: DisplayJournal;
+}
+
+export interface DisplayJournal {
+  begin(key: string): void;
+  wasInterrupted(key: string): boolean;
 }
 
 export class ChatShell {
@@ -258,8 +266,11 @@ export class ChatShell {
   #onMessage(message: ChatMessage): void {
     const peer = `${message.from.userName || 'nobody'}(${message.from.userId})`;
     this.#o.history.append({ at: new Date(message.receivedAt), direction: 'in', peer, text: message.text });
-    if (this.#o.json) this.#write(this.#o.stdout, messageJson(message));
-    else this.#print(formatIncoming(message));
+    const key = message.msgId !== undefined ? seenKey(message.from.userId, message.msgId) : undefined;
+    const reshown = key !== undefined && this.#o.displayJournal?.wasInterrupted(key) === true;
+    if (key !== undefined) this.#o.displayJournal?.begin(key);
+    if (this.#o.json) this.#write(this.#o.stdout, messageJson(message, reshown));
+    else this.#print(formatIncoming(message) + (reshown ? '  (again: cim chat stopped while showing it)' : ''));
     // Displayed = read: tell the sender (best effort; group messages have no read receipts). After this
     // listener returns, so the SDK has queued the delivered ack, which markRead sends first.
     if (message.chatType !== 'private') return;
