@@ -10,6 +10,8 @@ command -v java >/dev/null || missing+=(default-jre-headless)
 # test/integration/web-client.test.ts drives /usr/bin/chromium with playwright-core; a font so text renders.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
+# test/integration/tls.test.ts and services/common/src/tls.test.ts make throwaway certificates with the openssl CLI.
+command -v openssl >/dev/null || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -136,6 +136,66 @@ export function describeInboxStoreContract(name: string, create: () => Promise<S
       expect(await store.ack(RECEIVER, expected.map((e) => e.seq))).toEqual(expected);
     }));
 
+    it('refuses a sender beyond maxPerSender, using no seq, and keeps every other sender\'s messages', withStore(async ({ store }) => {
+      const limits = { ...LIMITS, maxEntries: 10, maxPerSender: 3 };
+      const spam = [];
+      for (let i = 1; i <= 5; i++) spam.push(await store.append(RECEIVER, message(`s${i}`), limits));
+      expect(spam.filter((r) => r.refused === undefined).map((r) => r.seq)).toEqual([1, 2, 3]);
+      expect(spam.filter((r) => r.refused === 'per-sender')).toEqual([
+        { seq: 0, duplicate: false, dropped: 0, refused: 'per-sender' },
+        { seq: 0, duplicate: false, dropped: 0, refused: 'per-sender' },
+      ]);
+      // A retry of a stored message is still a duplicate, not a refusal.
+      expect(await store.append(RECEIVER, message('s1'), limits)).toEqual({ seq: 1, duplicate: true, dropped: 0 });
+      // Another sender, and the same sender to another receiver, are not affected; refusals used no seq.
+      expect(await store.append(RECEIVER, message('f1', 'friend', BOB), limits)).toEqual({ seq: 4, duplicate: false, dropped: 0 });
+      expect((await store.append(RECEIVER + 1, message('s9'), limits)).seq).toBe(1);
+      expect((await store.pending(RECEIVER, 0, 100)).map((e) => e.msgId)).toEqual(['s1', 's2', 's3', 'f1']);
+      expect(await store.maxSeq(RECEIVER)).toBe(4);
+      // An ack frees room for exactly one more; acking it twice frees nothing more.
+      await store.ack(RECEIVER, [2]);
+      await store.ack(RECEIVER, [2]);
+      expect((await store.append(RECEIVER, message('s6'), limits)).seq).toBe(5);
+      expect((await store.append(RECEIVER, message('s7'), limits)).refused).toBe('per-sender');
+      expect((await store.pending(RECEIVER, 0, 100)).map((e) => e.msgId)).toEqual(['s1', 's3', 'f1', 's6']);
+    }));
+
+    it('stores exactly maxPerSender of many concurrent appends of one sender', withStore(async ({ store }) => {
+      const limits = { ...LIMITS, maxPerSender: 10 };
+      const results = await Promise.all(Array.from({ length: 60 }, (_, i) => store.append(RECEIVER, message(`c${i}`), limits)));
+      const stored = results.filter((r) => r.refused === undefined);
+      expect(stored.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+      expect(results.filter((r) => r.refused === 'per-sender')).toHaveLength(50);
+      expect(await store.pending(RECEIVER, 0, 100)).toHaveLength(10);
+    }));
+
+    it('releases a sender\'s count when its entries are dropped for the inbox bound, and caps maxPerSender at maxEntries', withStore(async ({ store }) => {
+      const limits = { ...LIMITS, maxEntries: 3, maxPerSender: 2 };
+      await store.append(RECEIVER, message('a1'), limits);
+      await store.append(RECEIVER, message('a2'), limits);
+      await store.append(RECEIVER, message('b1', 'b', BOB), limits);
+      expect(await store.append(RECEIVER, message('b2', 'b', BOB), limits)).toEqual({ seq: 4, duplicate: false, dropped: 1 }); // a1 out
+      expect((await store.append(RECEIVER, message('a3'), limits)).dropped).toBe(1); // alice held 1: a2 out
+      expect((await store.pending(RECEIVER, 0, 10)).map((e) => e.msgId)).toEqual(['b1', 'b2', 'a3']);
+      expect((await store.append(RECEIVER, message('b3', 'b', BOB), limits)).refused).toBe('per-sender');
+      // maxPerSender above maxEntries: one sender fills the inbox, then is refused rather than dropping its own.
+      const wide = { ...LIMITS, maxEntries: 3, maxPerSender: 100 };
+      const r = [];
+      for (let i = 1; i <= 4; i++) r.push(await store.append(RECEIVER + 1, message(`w${i}`), wide));
+      expect(r.map((x) => [x.seq, x.dropped, x.refused ?? null])).toEqual([[1, 0, null], [2, 0, null], [3, 0, null], [0, 0, 'per-sender']]);
+    }));
+
+    it('forgets the per-sender counts when the inbox expires', withStore(async ({ store, advance }) => {
+      const limits = { ...LIMITS, ttlMs: 1500, maxPerSender: 2 };
+      await store.append(RECEIVER, message('e1'), limits);
+      await store.append(RECEIVER, message('e2'), limits);
+      expect((await store.append(RECEIVER, message('e3'), limits)).refused).toBe('per-sender');
+      await advance(1600);
+      await expect.poll(() => store.pending(RECEIVER, 0, 10)).toEqual([]);
+      expect(await store.append(RECEIVER, message('e4'), limits)).toEqual({ seq: 3, duplicate: false, dropped: 0 });
+      expect((await store.append(RECEIVER, message('e5'), limits)).seq).toBe(4);
+    }));
+
     it('rejects invalid arguments and stores nothing for them', withStore(async ({ store }) => {
       const bad: InboxMessage[] = [
         message('has space'),
@@ -150,6 +210,8 @@ export function describeInboxStoreContract(name: string, create: () => Promise<S
       await expect(store.append(0, message('ok'), LIMITS)).rejects.toThrow(RangeError);
       await expect(store.append(RECEIVER, message('ok'), { maxEntries: 0, ttlMs: 1 })).rejects.toThrow(RangeError);
       await expect(store.append(RECEIVER, message('ok'), { maxEntries: 1, ttlMs: 0.5 })).rejects.toThrow(RangeError);
+      await expect(store.append(RECEIVER, message('ok'), { ...LIMITS, maxPerSender: 0 })).rejects.toThrow(RangeError);
+      await expect(store.append(RECEIVER, message('ok'), { ...LIMITS, maxPerSender: 1.5 })).rejects.toThrow(RangeError);
       await expect(store.pending(RECEIVER, -1, 10)).rejects.toThrow(RangeError);
       await expect(store.pending(RECEIVER, 0, 0)).rejects.toThrow(RangeError);
       await expect(store.ack(RECEIVER, [1, 0])).rejects.toThrow(RangeError);

@@ -19,7 +19,8 @@ const clients: CimClient[] = [];
 
 beforeAll(async () => {
   // The writer fills an inbox with 1000 messages as fast as it can: above the default per-connection rate.
-  cluster = await startCluster({ servers: 2, serverArgs: ['--max-msg-rate', '2000', '--msg-burst', '2000'] });
+  // 1000 stored messages from one sender: above the default per-sender share of an inbox (--inbox-max-per-sender 200).
+  cluster = await startCluster({ servers: 2, serverArgs: ['--max-msg-rate', '2000', '--msg-burst', '2000', '--inbox-max-per-sender', '1000'] });
   home = await mkdtemp(join(tmpdir(), 'cim-fault-users-'));
 });
 

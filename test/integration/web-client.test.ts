@@ -37,7 +37,8 @@ beforeAll(async () => {
   if (!existsSync(join(defaultWebRoot(), 'index.html'))) await run(process.execPath, [join(REPO, 'scripts/build-web.mjs')]);
   await mkdir(ARTIFACTS, { recursive: true });
   home = await mkdtemp(join(tmpdir(), 'cim-web-it-'));
-  cluster = await startCluster({ servers: 2, authSecret: 'web-client-test-secret' });
+  // The page may also connect to the servers themselves (?via=auto): the CSP must allow their WebSocket origins.
+  cluster = await startCluster({ servers: 2, authSecret: 'web-client-test-secret', routeArgs: ['--web-connect-src', 'ws://127.0.0.1:*'] });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new'] });
 }, 120_000);
 
@@ -69,8 +70,8 @@ async function openPage(width: number, height: number): Promise<Page> {
   return page;
 }
 
-async function signUp(page: Page, name: string): Promise<void> {
-  await page.goto(`${cluster.routeUrl}/`);
+async function signUp(page: Page, name: string, query = ''): Promise<void> {
+  await page.goto(`${cluster.routeUrl}/${query}`);
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign up' }).click();
@@ -259,6 +260,47 @@ describe('web client in headless Chromium', () => {
     await bob.getByLabel('Password').fill(PASSWORD);
     await bob.getByRole('button', { name: 'Log in' }).click();
     await expectState(bob, 'ready');
+    // A fresh login has an empty page and an empty inbox (all acknowledged): the conversation with alice comes
+    // back from the server's history, both directions, each message once, in the order it was sent.
+    await open(bob, 'web-alice');
+    await expect.poll(() => lines(bob, false), { timeout: WAIT_MS }).toEqual(['private alice to bob 1', 'private alice to bob 2', 'after the crash, alice']);
+    expect(await lines(bob, true)).toEqual(['private bob to alice 1', 'private bob to alice 2', 'private bob to alice 3', 'after the crash, bob']);
+    const all = await bob.locator('#messages li .text').allTextContents();
+    expect(all.slice(0, 5)).toEqual(['private bob to alice 1', 'private bob to alice 2', 'private bob to alice 3', 'private alice to bob 1', 'private alice to bob 2']);
+    expect([...all.slice(5)].sort()).toEqual(['after the crash, alice', 'after the crash, bob']); // sent at once: either order
+    await bob.screenshot({ path: join(ARTIFACTS, 'history-after-login-1280x800.png') });
     expect(pageErrors).toEqual([]);
   }, 120_000);
+
+  it('with ?via=auto a page reachable to the servers connects to them directly, not through the relay, and chats', async () => {
+    const relayed = async () => {
+      const text = await (await fetch(`${cluster.routeUrl}/metrics`)).text();
+      return Number(/^cim_route_relay_connections(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? NaN);
+    };
+    const viaRoute = await openPage(1280, 800);
+    await signUp(viaRoute, 'web-relayed');
+    expect(await viaRoute.locator('#conn-state').getAttribute('data-path')).toBe('relay');
+    const before = await relayed();
+    expect(before).toBeGreaterThanOrEqual(1); // at least this page's own relayed connection
+
+    const direct = await openPage(390, 844);
+    await signUp(direct, 'web-direct', '?via=auto');
+    expect(await direct.locator('#conn-state').getAttribute('data-path')).toBe('direct');
+    const server = await direct.locator('#conn-state').getAttribute('data-server');
+    expect(cluster.servers.map((s) => `127.0.0.1:${s.httpPort}`)).toContain(server);
+    expect(await relayed()).toBe(before); // the direct page added no relayed connection
+
+    // Both ways, counted: 3 each, each seen once.
+    await expect.poll(() => direct.getByRole('button', { name: /^web-relayed, online/ }).count(), { timeout: WAIT_MS }).toBe(1);
+    await open(direct, 'web-relayed');
+    for (let i = 1; i <= 3; i++) await send(direct, `direct to relayed ${i}`);
+    await expect.poll(() => viaRoute.getByRole('button', { name: /^web-direct,/ }).count(), { timeout: WAIT_MS }).toBe(1);
+    await open(viaRoute, 'web-direct');
+    expect(await waitForLines(viaRoute, false, 3)).toEqual(['direct to relayed 1', 'direct to relayed 2', 'direct to relayed 3']);
+    for (let i = 1; i <= 3; i++) await send(viaRoute, `relayed to direct ${i}`);
+    expect(await waitForLines(direct, false, 3)).toEqual(['relayed to direct 1', 'relayed to direct 2', 'relayed to direct 3']);
+    await expect.poll(() => marks(direct), { timeout: WAIT_MS }).toEqual(['read', 'read', 'read']);
+    await direct.screenshot({ path: join(ARTIFACTS, 'direct-390x844.png') });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });

@@ -89,6 +89,13 @@ export interface AuthSpec {
   secretRef?: SecretKeyRef;
 }
 
+/** TLS for the servers' HTTP/WebSocket port and the route (a kubernetes.io/tls Secret, e.g. cert-manager's). */
+export interface TlsSpec {
+  secretName: string;
+  /** the Secret has ca.crt, which verifies the servers (cert-manager's CA/self-signed issuers); false: the system CAs */
+  caInSecret: boolean;
+}
+
 export interface CimClusterSpec {
   paused: boolean;
   /** imagePullPolicy of every container; IfNotPresent lets locally imported images run. */
@@ -98,6 +105,7 @@ export interface CimClusterSpec {
   server: ServerSpec;
   route: RouteSpec;
   auth: AuthSpec;
+  tls?: TlsSpec;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -151,7 +159,7 @@ const keyRef = (r: Partial<SecretKeyRef> | undefined, key: string): SecretKeyRef
 
 /** The CRD's schema defaults, applied to a user-written spec (the API server does the same). */
 export function withDefaults(spec: CimClusterSpecInput = {}): CimClusterSpec {
-  const { redis = {}, zookeeper = {}, server = {}, route = {}, auth = {} } = spec;
+  const { redis = {}, zookeeper = {}, server = {}, route = {}, auth = {}, tls } = spec;
   const redisPassword = keyRef(redis.passwordSecretRef, 'password');
   const authSecret = keyRef(auth.secretRef, 'auth-secret');
   return {
@@ -190,5 +198,6 @@ export function withDefaults(spec: CimClusterSpecInput = {}): CimClusterSpec {
       logLevel: route.logLevel ?? 'info',
     },
     auth: { enabled: auth.enabled ?? true, ...(authSecret ? { secretRef: authSecret } : {}) },
+    ...(tls?.secretName ? { tls: { secretName: tls.secretName, caInSecret: tls.caInSecret ?? true } } : {}),
   };
 }

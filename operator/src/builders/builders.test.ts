@@ -4,7 +4,7 @@ import { makeCluster } from '../testing.ts';
 import { buildAuthSecret, buildChildren } from './index.ts';
 import { buildConfigMap } from './config.ts';
 import { buildRedisStatefulSet } from './redis.ts';
-import { buildRouteDeployment, buildRouteService } from './route.ts';
+import { buildRouteDeployment, buildRouteService, routeEndpoint } from './route.ts';
 import { buildServerPdb, buildServerStatefulSet } from './server.ts';
 import { buildZookeeperHeadlessService, buildZookeeperStatefulSet, zookeeperConnectString } from './zookeeper.ts';
 
@@ -214,5 +214,56 @@ describe('images', () => {
 describe('auth Secret', () => {
   it('carries the injected key', () => {
     expect(buildAuthSecret(makeCluster(), 'k3y').stringData).toEqual({ 'auth-secret': 'k3y' });
+  });
+});
+
+describe('spec.tls', () => {
+  const cr = makeCluster({ tls: { secretName: 'chat-tls', caInSecret: true } });
+  const tlsVolume = { name: 'tls', secret: { secretName: 'chat-tls' } };
+  const tlsMount = { name: 'tls', mountPath: '/etc/cim/tls', readOnly: true };
+
+  it('mounts the Secret read-only into cim-server, sets its TLS env and probes over HTTPS', () => {
+    const pod = buildServerStatefulSet(cr).spec!.template.spec!;
+    const c = pod.containers[0]!;
+    expect(pod.volumes).toEqual([tlsVolume]);
+    expect(c.volumeMounts).toEqual([tlsMount]);
+    expect(env(c)).toMatchObject({
+      CIM_TLS_CERT: '/etc/cim/tls/tls.crt',
+      CIM_TLS_KEY: '/etc/cim/tls/tls.key',
+      CIM_SERVER_TLS_CA: '/etc/cim/tls/ca.crt',
+      CIM_TLS_NAME: 'chat-server-hs.im.svc',
+    });
+    expect(c.readinessProbe?.httpGet?.scheme).toBe('HTTPS');
+    expect(c.livenessProbe?.httpGet?.scheme).toBe('HTTPS');
+  });
+
+  it('mounts it into cim-route with the CA that verifies the servers, HTTPS probes and an https endpoint', () => {
+    const pod = buildRouteDeployment(cr).spec!.template.spec!;
+    const c = pod.containers[0]!;
+    expect(pod.volumes).toEqual([tlsVolume]);
+    expect(c.volumeMounts).toEqual([tlsMount]);
+    const e = env(c);
+    expect(e).toMatchObject({ CIM_TLS_CERT: '/etc/cim/tls/tls.crt', CIM_TLS_KEY: '/etc/cim/tls/tls.key', CIM_SERVER_TLS_CA: '/etc/cim/tls/ca.crt' });
+    expect(e['CIM_TLS_NAME']).toBeUndefined();
+    expect(c.readinessProbe?.httpGet?.scheme).toBe('HTTPS');
+    expect(c.livenessProbe?.httpGet?.scheme).toBe('HTTPS');
+    expect(routeEndpoint(cr)).toBe('https://chat-route.im.svc:8083');
+  });
+
+  it('keeps the external-address mount next to the TLS one, and uses the system CAs when the Secret has no ca.crt', () => {
+    const both = makeCluster({ tls: { secretName: 'public-tls', caInSecret: false }, server: { external: { type: 'NodePort' } } });
+    const c = buildServerStatefulSet(both).spec!.template.spec!.containers[0]!;
+    expect(c.volumeMounts?.map((m) => m.name)).toEqual(['external-address', 'tls']);
+    expect(env(c)['CIM_SERVER_TLS_CA']).toBeUndefined();
+    expect(env(buildRouteDeployment(both).spec!.template.spec!.containers[0])['CIM_SERVER_TLS_CA']).toBeUndefined();
+  });
+
+  it('changes nothing without spec.tls: no TLS env, no volume, HTTP probes without a scheme', () => {
+    for (const c of [buildServerStatefulSet(makeCluster()).spec!.template.spec!.containers[0]!, buildRouteDeployment(makeCluster()).spec!.template.spec!.containers[0]!]) {
+      expect(Object.keys(env(c)).filter((k) => k.includes('TLS'))).toEqual([]);
+      expect(c.volumeMounts).toBeUndefined();
+      expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    }
+    expect(routeEndpoint(makeCluster())).toBe('http://chat-route.im.svc:8083');
   });
 });

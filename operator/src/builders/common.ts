@@ -113,10 +113,12 @@ export function restrictedContainer(readOnlyRootFilesystem: boolean): V1Security
 }
 
 /** Probes of cim-server and cim-route: /readyz (Redis and ZooKeeper usable, not draining), /healthz (the process answers). */
-export function cimProbes(): Pick<V1Container, 'readinessProbe' | 'livenessProbe'> {
+export function cimProbes(scheme: 'HTTP' | 'HTTPS' = 'HTTP'): Pick<V1Container, 'readinessProbe' | 'livenessProbe'> {
+  // HTTPS with spec.tls (the kubelet does not verify the certificate); HTTP stays implicit, as before.
+  const s = scheme === 'HTTPS' ? { scheme } : {};
   return {
-    readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
-    livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: { httpGet: { path: '/readyz', port: 'http', ...s }, periodSeconds: 5, failureThreshold: 2 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'http', ...s }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
   };
 }
 

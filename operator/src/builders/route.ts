@@ -16,15 +16,17 @@ import {
 } from './common.ts';
 import { configData, secretEnv } from './config.ts';
 import { CIM_UID } from './server.ts';
+import { tlsPodParts } from './tls.ts';
 
 export function routeEndpoint(cr: CimCluster): string {
-  return `http://${childNames(cr).route}.${cr.metadata.namespace}.svc:${cr.spec.route.port}`;
+  return `${cr.spec.tls ? 'https' : 'http'}://${childNames(cr).route}.${cr.metadata.namespace}.svc:${cr.spec.route.port}`;
 }
 
 /** cim-route is stateless: a Deployment behind a Service of the requested type. */
 export function buildRouteDeployment(cr: CimCluster): V1Deployment {
   const r = cr.spec.route;
   const names = childNames(cr);
+  const tls = tlsPodParts(cr, 'cim-route');
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -56,13 +58,16 @@ export function buildRouteDeployment(cr: CimCluster): V1Deployment {
                 // Logins answer with the servers' external addresses (spec.server.external) instead of pod IPs.
                 ...(cr.spec.server.external ? [{ name: 'CIM_ADVERTISE', value: 'external' }] : []),
                 ...secretEnv(cr),
+                ...tls.env,
               ],
               ports: [{ name: 'http', containerPort: r.port, protocol: 'TCP' }],
-              ...cimProbes(),
+              ...cimProbes(cr.spec.tls ? 'HTTPS' : 'HTTP'),
               securityContext: restrictedContainer(true),
               ...(r.resources ? { resources: r.resources } : {}),
+              ...(tls.volumeMounts.length > 0 ? { volumeMounts: tls.volumeMounts } : {}),
             },
           ],
+          ...(tls.volumes.length > 0 ? { volumes: tls.volumes } : {}),
         },
       },
     },

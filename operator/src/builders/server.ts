@@ -16,6 +16,7 @@ import {
 } from './common.ts';
 import { configData, secretEnv } from './config.ts';
 import { EXTERNAL_MOUNT_PATH, externalConfigMapName } from './external.ts';
+import { tlsPodParts } from './tls.ts';
 
 /** Seconds the pod sleeps in preStop so Services/route stop selecting it before SIGTERM arrives. */
 export const SERVER_PRESTOP_SECONDS = 3;
@@ -30,6 +31,10 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
   const s = cr.spec.server;
   const names = childNames(cr);
   const external = s.external !== undefined;
+  const tls = tlsPodParts(cr, 'cim-server');
+  const volumeMounts = [...(external ? [{ name: 'external-address', mountPath: EXTERNAL_MOUNT_PATH, readOnly: true }] : []), ...tls.volumeMounts];
+  // optional: the pod may start before the operator has written the ConfigMap.
+  const volumes = [...(external ? [{ name: 'external-address', configMap: { name: externalConfigMapName(cr), optional: true } }] : []), ...tls.volumes];
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -72,21 +77,21 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
                       { name: 'CIM_EXTERNAL_ADDRESS_FILE', value: `${EXTERNAL_MOUNT_PATH}/$(POD_NAME)` },
                     ]
                   : []),
+                ...tls.env,
               ],
               ports: [
                 { name: 'im', containerPort: s.tcpPort, protocol: 'TCP' },
                 { name: 'http', containerPort: s.httpPort, protocol: 'TCP' },
               ],
-              ...cimProbes(),
+              ...cimProbes(cr.spec.tls ? 'HTTPS' : 'HTTP'),
               lifecycle: { preStop: { sleep: { seconds: SERVER_PRESTOP_SECONDS } } },
               securityContext: restrictedContainer(true),
               ...(s.resources ? { resources: s.resources } : {}),
-              // A directory mount, not subPath: only directory mounts see the kubelet's updates.
-              ...(external ? { volumeMounts: [{ name: 'external-address', mountPath: EXTERNAL_MOUNT_PATH, readOnly: true }] } : {}),
+              // Directory mounts, not subPath: only directory mounts see the kubelet's updates.
+              ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
             },
           ],
-          // optional: the pod may start before the operator has written the ConfigMap.
-          ...(external ? { volumes: [{ name: 'external-address', configMap: { name: externalConfigMapName(cr), optional: true } }] } : {}),
+          ...(volumes.length > 0 ? { volumes } : {}),
         },
       },
     },

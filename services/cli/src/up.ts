@@ -3,6 +3,8 @@
  * ZooKeeper, Redis, N cim-servers and a cim-route. Real redis-server and ZooKeeper processes when
  * they are installed; otherwise (or with --embedded) one process with in-memory stores.
  */
+import { systemClock } from '../../common/src/clock.ts';
+import { MemoryHistoryStore } from '../../common/src/history/memory.ts';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../common/src/log.ts';
@@ -103,9 +105,11 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
     const sharedMemoryInbox = new MemoryInboxStore();
     // Revocations must be seen by the route and every server: one memory store embedded, Redis otherwise.
     const sharedMemoryAuth = new MemoryAuthStore();
+    // Conversations' history likewise (Redis: each component's own client on the same server).
+    const sharedMemoryHistory = new MemoryHistoryStore(systemClock);
     const newStores = () => {
       const store = newStore();
-      return store instanceof RedisRouteStore ? { store, inbox: new RedisInboxStore(store.client) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth };
+      return store instanceof RedisRouteStore ? { store, inbox: new RedisInboxStore(store.client) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth, history: sharedMemoryHistory };
     };
     // Password mode (the default) needs a shared secret; one process tree, so a random one per run is enough.
     const auth = (o.auth ?? 'password') as 'cim' | 'password';

@@ -6,6 +6,6 @@ export { MemorySeenStore, seenKey, DEFAULT_SEEN_CAPACITY } from './sdk/seen-stor
 export type { SeenStore } from './sdk/seen-store.ts';
 export { backoffDelayMs, DEFAULT_BACKOFF } from '../../common/src/backoff.ts';
 export type { BackoffPolicy } from '../../common/src/backoff.ts';
-export type { OnlineUser, ServerAssignment } from './sdk/route-api.ts';
+export type { HistoryMessage, HistoryPage, OnlineUser, ServerAssignment } from './sdk/route-api.ts';
 export type { TransportKind, Via } from './sdk/transport.ts';
 export type { Protocol } from './sdk/cim-mode.ts';

@@ -40,6 +40,10 @@ export const Codes = {
   TOKEN_EXPIRED: { code: '9303', message: 'Token expired, please refresh it', retryable: true },
   /** /registerAccount: the name belongs to an account with another password. */
   NAME_TAKEN: { code: '9304', message: 'User name is already taken', retryable: false },
+  /** The external identity provider (--auth-hook-url, --auth-jwks-url) did not answer in time or failed: try again later. */
+  IDP_UNAVAILABLE: { code: '9305', message: 'Identity provider unavailable, please retry', retryable: true },
+  /** The sender already holds --inbox-max-per-sender pending messages in this receiver's inbox: nothing was stored. */
+  INBOX_SENDER_LIMIT: { code: '7310', message: 'Too many pending messages to this user, wait until they are read', retryable: false },
 } as const satisfies Record<string, WireCode>;
 export type CodeName = keyof typeof Codes;
 

@@ -4,14 +4,17 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from './log.ts';
+import type { TlsMaterial } from './tls.ts';
 import type { Registry } from 'prom-client';
 import { Histogram } from 'prom-client';
 import { Codes } from './codes.ts';
 import { envelope, Status } from './status.ts';
 
 /** A fastify instance with our logger, no per-request log lines (too many for a messaging hot path) and our error handler. */
-export function createHttpApp(log: Logger, bodyLimitBytes: number): FastifyInstance {
+export function createHttpApp(log: Logger, bodyLimitBytes: number, https?: TlsMaterial): FastifyInstance {
   const app = Fastify({
+    // With TLS material: an https.Server (HTTP/1.1, so WebSocket upgrades work); its context is swapped on reload (tls.ts).
+    ...(https ? { https: { ...https } } : {}),
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }),

@@ -18,4 +18,13 @@ export const keys = {
   inboxSeq: (userId: number | string) => `cim:inbox:seq:{${userId}}`,
   /** sorted set: `senderId:msgId` -> seq, for idempotent appends; trimmed to 2 x the inbox bound */
   inboxIds: (userId: number | string) => `cim:inbox:ids:{${userId}}`,
+  /** hash: senderId -> pending entries of that sender in the inbox (the --inbox-max-per-sender bound); expires with the inbox */
+  inboxSenders: (userId: number | string) => `cim:inbox:senders:{${userId}}`,
+  // Server-side history of a conversation (`p:<low id>:<high id>`), hash-tagged per conversation.
+  /** sorted set: the conversation's recent messages, score = seq, member = JSON entry (seq first) */
+  history: (conversation: string) => `cim:history:{${conversation}}`,
+  /** string counter: the conversation's last seq; never expires */
+  historySeq: (conversation: string) => `cim:history:seq:{${conversation}}`,
+  /** sorted set: `senderId:msgId` -> seq, for idempotent appends; trimmed to 2 x the bound */
+  historyIds: (conversation: string) => `cim:history:ids:{${conversation}}`,
 } as const;

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.ts';
 import { Codes, type WireCode } from './codes.ts';
 import { Prop, type ReceiptStatus } from './codec.ts';
+import { privateConversation, type HistoryLimits, type HistoryStore } from './history/types.ts';
 import type { InboxEntry, InboxLimits, InboxStore } from './inbox/types.ts';
 import type { Logger } from './log.ts';
 import { inboxEntryProperties } from './message-props.ts';
@@ -40,6 +41,12 @@ export interface MessageRouterOptions {
   readonly limits: InboxLimits;
   /** entries dropped from full inboxes (lost; for cim_inbox_dropped_total) */
   readonly onDropped?: (count: number) => void;
+  /** server-side history of conversations (--history-max 0 turns it off: absent) */
+  readonly history?: { readonly store: HistoryStore; readonly limits: HistoryLimits } | undefined;
+  /** history appends that failed (for cim_history_failed_total) */
+  readonly onHistoryFailed?: () => void;
+  /** appends refused by a bound (per-sender: --inbox-max-per-sender; for cim_inbox_refused_total) */
+  readonly onRefused?: (reason: 'per-sender') => void;
 }
 
 export interface OutgoingMessage {
@@ -96,7 +103,7 @@ export class MessageRouter {
   }
 
   /**
-   * Stores a private message in the receiver's inbox. @throws DeliveryError (7300, 7200); nothing was
+   * Stores a private message in the receiver's inbox. @throws DeliveryError (7300, 7200, 7310); nothing was
    * stored then. Appending the same (sender, msgId) again returns the seq it already has.
    */
   async sendPrivate(from: Sender, to: number, message: OutgoingMessage): Promise<PrivateSent> {
@@ -116,7 +123,12 @@ export class MessageRouter {
     } catch (err) {
       throw new DeliveryError(Codes.STORE_UNAVAILABLE, 'inbox append failed', { cause: err });
     }
+    if (appended.refused) {
+      this.#o.onRefused?.(appended.refused);
+      throw new DeliveryError(Codes.INBOX_SENDER_LIMIT, `sender ${from.userId} holds the most pending messages allowed in the inbox of ${to}`);
+    }
     if (appended.dropped > 0) this.#o.onDropped?.(appended.dropped);
+    await this.#keepInHistory(to, stored);
     // The route is only looked up after storing: the message is safe whatever happens now.
     const server = await this.#o.directory.getRoute(to).catch((err: unknown) => {
       this.#o.log.warn({ err, to }, 'route lookup failed; the message waits in the inbox');
@@ -131,6 +143,22 @@ export class MessageRouter {
       // A duplicate is pushed again too: the first attempt may have stored it and died before its push.
       push: () => (server === undefined ? Promise.resolve(false) : this.#pushEntry(server, to, entry)),
     };
+  }
+
+  /**
+   * History is the conversation's record, not a delivery promise: a failure is logged and counted, never turns a
+   * stored message into a failed send. Retries append again (also duplicates of the inbox: the first try may
+   * have died between the two stores); the history's id index keeps it once.
+   */
+  async #keepInHistory(to: number, stored: { msgId: string; from: Sender; text: string; sentAt: number }): Promise<void> {
+    const history = this.#o.history;
+    if (!history) return;
+    try {
+      await history.store.append(privateConversation(stored.from.userId, to), { msgId: stored.msgId, from: stored.from, to, text: stored.text, sentAt: stored.sentAt }, history.limits);
+    } catch (err) {
+      this.#o.onHistoryFailed?.();
+      this.#o.log.warn({ err, to, msgId: stored.msgId }, 'history append failed; the message is stored and delivered, not in the history');
+    }
   }
 
   async #pushEntry(server: string, to: number, entry: InboxEntry): Promise<boolean> {

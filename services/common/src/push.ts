@@ -4,8 +4,15 @@
  * server.
  */
 import { createHash } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
-import { parseServerAddress } from './server-address.ts';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { parseServerAddress, type ServerTls } from './server-address.ts';
+
+/** Pushes to servers that speak TLS: `of` tells (from their ZooKeeper data) which do; `ca` verifies them (default: the system's CAs). */
+export interface PushTlsOptions {
+  readonly of: (server: string) => ServerTls | undefined;
+  readonly ca?: Buffer | undefined;
+}
 
 /** MESSAGE (live or replayed), OFFLINE (CIM's batch form), RECEIPT (delivered/read receipts to a sender). */
 export type PushCommand = 'MESSAGE' | 'OFFLINE' | 'RECEIPT';
@@ -123,11 +130,15 @@ export class HttpPushTransport implements PushTransport {
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string>;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 16, scheduling: 'lifo' });
+  readonly #tls: PushTlsOptions | undefined;
+  readonly #httpsAgent: HttpsAgent | undefined;
   readonly #pending = new Map<string, PendingPush[]>();
   readonly #inFlight = new Map<string, number>();
 
-  constructor(options: { timeoutMs?: number; authSecret?: string | undefined } = {}) {
+  constructor(options: { timeoutMs?: number; authSecret?: string | undefined; tls?: PushTlsOptions | undefined } = {}) {
     this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#tls = options.tls;
+    if (options.tls) this.#httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 16, scheduling: 'lifo', ...(options.tls.ca ? { ca: options.tls.ca } : {}) });
     this.#headers = { 'content-type': 'application/json' };
     if (options.authSecret) this.#headers['x-cim-push-auth'] = pushAuthHeader(options.authSecret);
   }
@@ -176,27 +187,30 @@ export class HttpPushTransport implements PushTransport {
       if (left === 0) this.#flush(server);
     };
     const body = JSON.stringify({ pushes: batch.map((p) => p.request) });
-    const req = httpRequest(
-      { host: addr.host, port: addr.httpPort, path: '/push/batch', method: 'POST', agent: this.#agent, headers: { ...this.#headers, 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => finish(() => fail(err.message, err)));
-        res.on('end', () => finish(() => {
-          let parsed: { code?: string; dataBody?: { results?: PushResult[] } } | undefined;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof parsed;
-          } catch {
-            parsed = undefined;
-          }
-          const results = parsed?.dataBody?.results;
-          if (res.statusCode !== 200 || parsed?.code !== '9000' || !results || results.length !== batch.length) {
-            return fail(`HTTP ${res.statusCode} ${JSON.stringify(parsed)}`);
-          }
-          batch.forEach((p, i) => p.resolve(results[i]!));
-        }));
-      },
-    );
+    const target = { host: addr.host, port: addr.httpPort, path: '/push/batch', method: 'POST', headers: { ...this.#headers, 'content-length': Buffer.byteLength(body) } };
+    // A TLS server is verified against the name it published (a pod IP is rarely in a certificate), else its address.
+    const tls = this.#tls?.of(server);
+    const onResponse = (res: IncomingMessage): void => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (err) => finish(() => fail(err.message, err)));
+      res.on('end', () => finish(() => {
+        let parsed: { code?: string; dataBody?: { results?: PushResult[] } } | undefined;
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof parsed;
+        } catch {
+          parsed = undefined;
+        }
+        const results = parsed?.dataBody?.results;
+        if (res.statusCode !== 200 || parsed?.code !== '9000' || !results || results.length !== batch.length) {
+          return fail(`HTTP ${res.statusCode} ${JSON.stringify(parsed)}`);
+        }
+        batch.forEach((p, i) => p.resolve(results[i]!));
+      }));
+    };
+    const req = tls && this.#httpsAgent
+      ? httpsRequest({ ...target, agent: this.#httpsAgent, ...(tls.name ? { servername: tls.name } : {}) }, onResponse)
+      : httpRequest({ ...target, agent: this.#agent }, onResponse);
     req.setTimeout(this.#timeoutMs, () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
     req.on('error', (err) => finish(() => fail(err.message, err)));
     req.end(body);
@@ -205,6 +219,7 @@ export class HttpPushTransport implements PushTransport {
   /** Closes idle keep-alive connections. */
   close(): void {
     this.#agent.destroy();
+    this.#httpsAgent?.destroy();
   }
 }
 

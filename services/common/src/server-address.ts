@@ -18,6 +18,14 @@ export interface ServerNodeData {
   readonly startedAt: number;
   /** Where clients outside the cluster reach this server (Kubernetes external access); absent otherwise. */
   readonly external?: ServerAddress;
+  /** Present when the server's HTTP/WebSocket port speaks TLS (see ServerTls). */
+  readonly tls?: ServerTls;
+}
+
+/** How to reach a TLS server: `tcp` its TCP port is TLS too; `name` the certificate name to verify instead of the address. */
+export interface ServerTls {
+  readonly tcp: boolean;
+  readonly name?: string;
 }
 
 export interface ServerInfo extends ServerAddress {
@@ -63,6 +71,7 @@ export function parseServerNodeData(raw: Buffer | undefined): ServerNodeData | u
       connections: typeof v.connections === 'number' ? v.connections : 0,
       startedAt: typeof v.startedAt === 'number' ? v.startedAt : 0,
       ...withExternal(parseExternalAddress(v.external)),
+      ...withTls(v.tls),
     };
   } catch {
     return undefined; // a foreign or older writer: the node name alone is enough
@@ -70,6 +79,14 @@ export function parseServerNodeData(raw: Buffer | undefined): ServerNodeData | u
 }
 
 const withExternal = (external: ServerAddress | undefined) => (external ? { external } : {});
+
+/** Node data is written by someone else: only a well-formed tls object counts. */
+function withTls(v: unknown): { tls?: ServerTls } {
+  if (typeof v !== 'object' || v === null) return {};
+  const { tcp, name } = v as Record<string, unknown>;
+  const okName = typeof name === 'string' && /^[A-Za-z0-9*]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(name);
+  return { tls: { tcp: tcp === true, ...(okName ? { name } : {}) } };
+}
 
 /** The address a client is sent to: the external one when asked for and published, else the registered one. */
 export function clientAddress(server: ServerInfo, advertise: 'internal' | 'external'): ServerAddress {

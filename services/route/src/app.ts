@@ -14,14 +14,19 @@ import { DEFAULT_MAX_MESSAGE_BYTES, messageTooLarge } from '../../common/src/mes
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { clientAddress } from '../../common/src/server-address.ts';
 import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
-import { registerAuthRoutes } from './auth-routes.ts';
+import { externalLogin, idTokenSchema, registerAuthRoutes } from './auth-routes.ts';
+import { registerHistoryRoutes } from './history-routes.ts';
+import type { HistoryStore } from '../../common/src/history/types.ts';
 import type { RouteAuth } from './auth.ts';
 import { login, type LoginDeps } from './login.ts';
 import type { RouteMetrics } from './metrics.ts';
+import type { TlsMaterial } from '../../common/src/tls.ts';
 
 export interface RouteAppDeps {
   readonly store: RouteStore;
   readonly router: MessageRouter;
+  /** conversations' server-side history (POST /history); absent = off (--history-max 0) */
+  readonly history?: HistoryStore | undefined;
   readonly loginDeps: LoginDeps;
   readonly registry: Registry;
   readonly metrics: RouteMetrics;
@@ -36,6 +41,8 @@ export interface RouteAppDeps {
   readonly maxMessageBytes?: number;
   /** calls per client address and minute; 0 or absent = unlimited */
   readonly rateLimits?: { readonly registerPerMinute: number; readonly loginPerMinute: number };
+  /** --tls-cert/--tls-key: HTTPS (and WSS for /relay) on the route's port */
+  readonly https?: TlsMaterial | undefined;
 }
 
 // Names as CIM accepts them (`:`, `;`, spaces, any script) up to a generous length, except what is dangerous on a
@@ -60,6 +67,8 @@ const serverSchema = {
   additionalProperties: false,
   properties: {
     ip: { type: 'string' }, cimServerPort: { type: 'integer' }, httpPort: { type: 'integer' }, wsPath: { type: 'string' },
+    userId: { type: 'integer' }, userName: { type: 'string' },
+    tls: { type: 'boolean' }, tlsTcp: { type: 'boolean' }, tlsName: { type: 'string' },
     token: { type: 'string' }, refreshToken: { type: 'string' }, expiresIn: { type: 'integer' },
   },
 };
@@ -78,7 +87,7 @@ const addressOf = (req: { ip: string }) => req.ip;
 export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
   const maxMessageBytes = deps.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   // Room for one message of the maximum size JSON-escaped (quotes and backslashes double), and the rest of the body.
-  const app = createHttpApp(deps.log, Math.max(256 * 1024, 2 * maxMessageBytes + 64 * 1024));
+  const app = createHttpApp(deps.log, Math.max(256 * 1024, 2 * maxMessageBytes + 64 * 1024), deps.https);
   // OpenAPI from the routes' own schemas (GET /openapi.json); loaded before any route is declared.
   app.register(swagger, { openapi: { info: { title: 'cim-route', version: '0.1.0', description: 'CIM-compatible route API (docs/delivery.md, docs/codes.md)' } } });
   // Every route is declared inside this scope, which loads after swagger: swagger sees them all.
@@ -108,40 +117,59 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
     // The rate-limit plugin must be loaded before the routes it limits are declared: one scope for both.
     api.register(async (scope) => {
       await scope.register(rateLimit, { global: false });
-      scope.post<{ Body: { userName: string; password?: string } }>(
+      // With --auth-jwks-url an id token may stand in for the password (auth-routes.ts).
+      const idTokens = passwordMode && auth.acceptsIdTokens;
+      scope.post<{ Body: { userName: string; password?: string; idToken?: string } }>(
         '/registerAccount',
-        { ...perMinute(deps.rateLimits?.registerPerMinute), schema: { body: body(passwordMode ? ['userName', 'password'] : ['userName'], { userName, password: passwordSchema }), response: { 200: envelopeSchema({ ...accountSchema, type: ['object', 'null'] }) } } },
+        { ...perMinute(deps.rateLimits?.registerPerMinute), schema: { body: body(passwordMode && !idTokens ? ['userName', 'password'] : ['userName'], { userName, password: passwordSchema, ...(idTokens ? { idToken: idTokenSchema } : {}) }, idTokens ? { anyOf: [{ required: ['password'] }, { required: ['idToken'] }] } : {}), response: { 200: envelopeSchema({ ...accountSchema, type: ['object', 'null'] }) } } },
         async (req) => {
           deps.metrics.registrations.inc();
           if (!passwordMode) return envelope(Status.SUCCESS, await deps.store.registerAccount(req.body.userName));
+          if (req.body.idToken !== undefined) {
+            const ext = await externalLogin(auth, req.body.idToken, { userName: req.body.userName }, addressOf(req));
+            return ext.ok ? envelope(Status.SUCCESS, ext.account) : envelope(ext.code);
+          }
           // The schema requires the password in this mode (and so tells clients, in /openapi.json).
           const registered = await auth.register(req.body.userName, req.body.password!, addressOf(req));
           return registered.ok ? envelope(Status.SUCCESS, registered.account) : envelope(registered.code);
         },
       );
 
-      scope.post<{ Body: { userId: number; userName: string; protocol?: number; password?: string; token?: string } }>(
+      scope.post<{ Body: { userId: number; userName: string; protocol?: number; password?: string; token?: string; idToken?: string } }>(
         '/login',
         {
           ...perMinute(deps.rateLimits?.loginPerMinute),
           schema: {
-            body: body(['userId', 'userName'], { userId, userName: { type: 'string', maxLength: 256 }, protocol: { type: 'integer', minimum: 1, maximum: 100 }, password: { type: 'string', maxLength: MAX_PASSWORD_CHARS }, token }),
+            // An id token names the user itself: then userId and userName may be left out (the answer carries them).
+            body: body(
+              idTokens ? [] : ['userId', 'userName'],
+              { userId, userName: { type: 'string', maxLength: 256 }, protocol: { type: 'integer', minimum: 1, maximum: 100 }, password: { type: 'string', maxLength: MAX_PASSWORD_CHARS }, token, ...(idTokens ? { idToken: idTokenSchema } : {}) },
+              idTokens ? { anyOf: [{ required: ['userId', 'userName'] }, { required: ['idToken'] }] } : {},
+            ),
             response: { 200: envelopeSchema(serverSchema) },
           },
         },
         async (req) => {
-          const { userId: uid, userName: name, protocol } = req.body;
-          // Password mode: the password (a new session) or a valid token of this user (the SDK's reconnect).
+          let { userId: uid, userName: name } = req.body;
+          const { protocol } = req.body;
+          // Password mode: the password (a new session), an id token, or a valid token of this user (the SDK's reconnect).
           let grant: { token: string; refreshToken: string; expiresIn: number } | undefined;
           if (passwordMode) {
-            if (req.body.password === undefined && req.body.token !== undefined) {
+            if (req.body.idToken !== undefined) {
+              const ext = await externalLogin(auth, req.body.idToken, req.body, addressOf(req));
+              if (!ext.ok) {
+                deps.metrics.logins.inc({ result: ext.code === Codes.LOGIN_THROTTLED ? 'throttled' : ext.code === Codes.IDP_UNAVAILABLE ? 'idp_unavailable' : 'bad_credentials' });
+                return envelope(ext.code);
+              }
+              ({ userId: uid, userName: name } = ext.account);
+            } else if (req.body.password === undefined && req.body.token !== undefined) {
               const checked = await auth.authorize(uid, req.body.token);
               if (!checked.ok) return envelope(checked.code);
               grant = { token: req.body.token, refreshToken: '', expiresIn: Math.max(0, Math.floor((checked.claims.expiresAtMs - deps.clock.now()) / 1000)) };
             } else {
               const refused = await auth.checkPassword(uid, req.body.password, addressOf(req));
               if (refused) {
-                deps.metrics.logins.inc({ result: refused === Codes.LOGIN_THROTTLED ? 'throttled' : 'bad_credentials' });
+                deps.metrics.logins.inc({ result: refused === Codes.LOGIN_THROTTLED ? 'throttled' : refused === Codes.IDP_UNAVAILABLE ? 'idp_unavailable' : 'bad_credentials' });
                 return envelope(refused);
               }
             }
@@ -163,7 +191,10 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
               if (!protocol || protocol < 2) return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort });
               // Issued only now: a refused login leaves no session behind.
               grant ??= passwordMode ? await auth.issue(uid) : undefined;
-              return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort, wsPath: data?.wsPath ?? '/ws', token: grant?.token ?? '', ...(grant ? { refreshToken: grant.refreshToken, expiresIn: grant.expiresIn } : {}) });
+              // tls: the server speaks TLS (wss://; tlsTcp: its TCP port too), its certificate verified against tlsName, else ip.
+              const tls = data?.tls ? { tls: true, tlsTcp: data.tls.tcp, ...(data.tls.name ? { tlsName: data.tls.name } : {}) } : {};
+              const who = req.body.idToken !== undefined ? { userId: uid, userName: name } : {};
+              return envelope(Status.SUCCESS, { ip: host, cimServerPort: tcpPort, httpPort, wsPath: data?.wsPath ?? '/ws', ...tls, ...who, token: grant?.token ?? '', ...(grant ? { refreshToken: grant.refreshToken, expiresIn: grant.expiresIn } : {}) });
             }
           }
         },
@@ -244,6 +275,8 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
         return live ? envelope(Status.SUCCESS) : envelope(Status.OFF_LINE);
       },
     );
+
+    registerHistoryRoutes(api, { history: deps.history, auth, tokenSchema: token });
 
     api.get('/onlineUser', { schema: { response: { 200: envelopeSchema({ type: ['array', 'null'], items: accountSchema }) } } }, async () => {
       const users = await deps.store.onlineUsers();

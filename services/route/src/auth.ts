@@ -5,8 +5,14 @@
  *    (auth.ts) plus a refresh token (opaque, stored hashed, rotated on use); endpoints that act for a user
  *    need that user's unrevoked token. Failed password checks are counted per account and per address:
  *    beyond the limit the account (or address) is refused with LOGIN_THROTTLED until the window ends.
+ *    External identity (optional, auth-external.ts) adds to it: an OIDC id token instead of a password
+ *    (--auth-jwks-url), and password checks by an HTTP hook (--auth-hook-url) for the accounts it made.
+ *    Each account has one authority, fixed when it is made and kept as its credential: a scrypt hash
+ *    (local password), HOOK_CREDENTIAL (the hook) or `oidc:<issuer>` (id tokens of that issuer only), so
+ *    no way of logging in can claim an account made by another (docs/decisions.md).
  */
 import { createHash } from 'node:crypto';
+import type { IdTokenVerifier, IdentityCheck, PasswordChecker } from '../../common/src/auth-external.ts';
 import { hashPassword, verifyPassword } from '../../common/src/auth-password.ts';
 import type { AuthStore } from '../../common/src/auth-store.ts';
 import { issueToken, randomId, verifyToken, type TokenClaims } from '../../common/src/auth.ts';
@@ -30,7 +36,18 @@ export interface RouteAuthOptions {
   /** … and per client address */
   readonly maxFailuresPerAddress: number;
   readonly failureWindowMs: number;
+  /** --auth-jwks-url: logins and registrations with an id token */
+  readonly oidc?: { readonly verifier: IdTokenVerifier; readonly issuer: string } | undefined;
+  /** --auth-hook-url: new accounts' passwords (and those of the accounts it made) are checked by the hook */
+  readonly hook?: PasswordChecker | undefined;
 }
+
+/** The credential of an account whose password the hook checks. */
+export const HOOK_CREDENTIAL = 'external:hook';
+const oidcCredential = (issuer: string) => `external:oidc:${issuer}`;
+
+/** A refusal of an external check: the user's fault (`refused`), or the provider's (9305, retryable). */
+const externalRefusal = (check: Extract<IdentityCheck, { ok: false }>, refused: WireCode): WireCode => (check.reason === 'unavailable' ? Codes.IDP_UNAVAILABLE : refused);
 
 export interface Grant {
   readonly token: string;
@@ -56,8 +73,14 @@ export class RouteAuth {
     return this.#o.mode;
   }
 
+  /** Whether id tokens are accepted (--auth-jwks-url). */
+  get acceptsIdTokens(): boolean {
+    return this.#o.oidc !== undefined;
+  }
+
   /** Password mode registration: a new name gets an account; an existing one only with its own password. */
   async register(userName: string, password: string, address: string): Promise<{ ok: true; account: Account } | { ok: false; code: WireCode }> {
+    if (this.#o.hook) return this.#registerByHook(userName, password, address);
     const hash = await hashPassword(password);
     const result = await this.#o.accounts.registerWithCredential(userName, hash);
     if (result.created) return { ok: true, account: result.account };
@@ -66,21 +89,82 @@ export class RouteAuth {
     return refused ? { ok: false, code: refused === Codes.BAD_CREDENTIALS ? Codes.NAME_TAKEN : refused } : { ok: true, account: result.account };
   }
 
-  /** undefined when `password` is the account's; else BAD_CREDENTIALS or LOGIN_THROTTLED. */
+  /** Hook mode: the hook decides; a new name becomes an account the hook owns. */
+  async #registerByHook(userName: string, password: string, address: string): Promise<{ ok: true; account: Account } | { ok: false; code: WireCode }> {
+    const throttled = await this.#throttled(undefined, address);
+    if (throttled) return { ok: false, code: throttled };
+    const checked = await this.#o.hook!.check(userName, password);
+    if (!checked.ok) {
+      if (checked.reason === 'refused') await this.#countFailure(undefined, address);
+      return { ok: false, code: externalRefusal(checked, Codes.BAD_CREDENTIALS) };
+    }
+    const result = await this.#o.accounts.registerWithCredential(checked.userName, HOOK_CREDENTIAL);
+    if (result.created || result.credential === HOOK_CREDENTIAL) return { ok: true, account: result.account };
+    // A name made before the hook (or by id tokens) keeps its own authority: no take-over through the hook.
+    if (result.credential === undefined || !result.credential.startsWith('scrypt$')) return { ok: false, code: Codes.NAME_TAKEN };
+    const refused = await this.checkPassword(result.account.userId, password, address, result.credential);
+    return refused ? { ok: false, code: refused === Codes.BAD_CREDENTIALS ? Codes.NAME_TAKEN : refused } : { ok: true, account: result.account };
+  }
+
+  /**
+   * An id token's account: verified (9300 when not valid, 9305 when the provider cannot be reached), then
+   * provisioned on first use with no password; a name owned by another authority is refused (9301).
+   */
+  async externalAccount(idToken: string, address: string): Promise<{ ok: true; account: Account } | { ok: false; code: WireCode }> {
+    const oidc = this.#o.oidc;
+    if (!oidc) return { ok: false, code: Codes.VALIDATION_FAIL };
+    const throttled = await this.#throttled(undefined, address);
+    if (throttled) return { ok: false, code: throttled };
+    const checked = await oidc.verifier.verify(idToken);
+    if (!checked.ok) {
+      if (checked.reason === 'refused') await this.#countFailure(undefined, address);
+      return { ok: false, code: externalRefusal(checked, Codes.UNAUTHORIZED) };
+    }
+    const credential = oidcCredential(oidc.issuer);
+    const result = await this.#o.accounts.registerWithCredential(checked.userName, credential);
+    if (!result.created && result.credential !== credential) {
+      await this.#countFailure(result.account.userId, address);
+      return { ok: false, code: Codes.BAD_CREDENTIALS };
+    }
+    return { ok: true, account: result.account };
+  }
+
+  async #throttled(userId: number | undefined, address: string): Promise<WireCode | undefined> {
+    const { store, maxFailures, maxFailuresPerAddress } = this.#o;
+    const [byAccount, byAddress] = await Promise.all([userId === undefined ? 0 : store.failures(`acct:${userId}`), store.failures(`addr:${address}`)]);
+    return byAccount >= maxFailures || byAddress >= maxFailuresPerAddress ? Codes.LOGIN_THROTTLED : undefined;
+  }
+
+  async #countFailure(userId: number | undefined, address: string): Promise<void> {
+    const { store, failureWindowMs } = this.#o;
+    await Promise.all([userId === undefined ? undefined : store.countFailure(`acct:${userId}`, failureWindowMs), store.countFailure(`addr:${address}`, failureWindowMs)]);
+  }
+
+  /**
+   * undefined when `password` is the account's (by its hash, or by the hook for the accounts the hook made);
+   * else BAD_CREDENTIALS, LOGIN_THROTTLED or IDP_UNAVAILABLE (the hook did not answer: not counted as a failure).
+   */
   async checkPassword(userId: number, password: string | undefined, address: string, stored?: string): Promise<WireCode | undefined> {
-    const { store, maxFailures, maxFailuresPerAddress, failureWindowMs } = this.#o;
-    const acct = `acct:${userId}`;
-    const addr = `addr:${address}`;
-    const [byAccount, byAddress] = await Promise.all([store.failures(acct), store.failures(addr)]);
-    if (byAccount >= maxFailures || byAddress >= maxFailuresPerAddress) return Codes.LOGIN_THROTTLED;
+    const throttled = await this.#throttled(userId, address);
+    if (throttled) return throttled;
     const credential = stored ?? (await this.#o.accounts.getCredential(userId));
-    // Accounts without a password (made in cim mode) cannot log in here: claiming them would be a take-over.
-    const ok = credential !== undefined && password !== undefined && (await verifyPassword(credential, password));
+    let ok: boolean;
+    if (credential === HOOK_CREDENTIAL && this.#o.hook && password !== undefined) {
+      const account = await this.#o.accounts.getAccount(userId);
+      const checked = account ? await this.#o.hook.check(account.userName, password) : undefined;
+      if (checked && !checked.ok && checked.reason === 'unavailable') return Codes.IDP_UNAVAILABLE;
+      // The hook may name the user differently: then it vouched for someone else.
+      ok = checked?.ok === true && checked.userName === account?.userName;
+    } else {
+      // Accounts without a password (made in cim mode) cannot log in here: claiming them would be a take-over;
+      // nor can external ones (their credential is no hash): they log in through their provider.
+      ok = credential !== undefined && password !== undefined && (await verifyPassword(credential, password));
+    }
     if (ok) {
-      await store.clearFailures(acct);
+      await this.#o.store.clearFailures(`acct:${userId}`);
       return undefined;
     }
-    await Promise.all([store.countFailure(acct, failureWindowMs), store.countFailure(addr, failureWindowMs)]);
+    await this.#countFailure(userId, address);
     return Codes.BAD_CREDENTIALS;
   }
 
@@ -118,6 +202,8 @@ export class RouteAuth {
 
   /** Password change: every token and refresh token of the user issued before now is revoked. */
   async changePassword(userId: number, password: string, newPassword: string, address: string): Promise<WireCode | undefined> {
+    // External accounts' passwords live with their provider: a local one would take the account away from it.
+    if ((await this.#o.accounts.getCredential(userId))?.startsWith('external:')) return Codes.VALIDATION_FAIL;
     const refused = await this.checkPassword(userId, password, address);
     if (refused) return refused;
     await this.#o.accounts.setCredential(userId, await hashPassword(newPassword));

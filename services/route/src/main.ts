@@ -8,6 +8,8 @@ import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { createMetricsRegistry } from '../../common/src/metrics.ts';
 import { parseCommandLine } from '../../common/src/options.ts';
 import type { InboxStore } from '../../common/src/inbox/types.ts';
+import { historyOf } from '../../common/src/history/select.ts';
+import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
@@ -19,17 +21,21 @@ import type { AuthStore } from '../../common/src/auth-store.ts';
 import { MemoryAuthStore } from '../../common/src/auth-store-memory.ts';
 import { RedisAuthStore } from '../../common/src/auth-store-redis.ts';
 import { buildRouteApp } from './app.ts';
-import { RouteAuth, type AuthMode } from './auth.ts';
+import { RouteAuth, type AuthMode, type RouteAuthOptions } from './auth.ts';
+import { OidcVerifier, PasswordHook } from '../../common/src/auth-external.ts';
 import { routeOptionSpecs, type RouteConfig } from './config.ts';
 import { createRouteMetrics } from './metrics.ts';
 import { cachedProbe, tcpProbe, type Probe } from './probe.ts';
 import { createRelayMetrics, WsRelay } from './relay.ts';
 import { registerWeb } from './web.ts';
+import { loadTlsMaterial, readCaFile, tlsFilesFrom, TlsReloader, type SecureContextTarget } from '../../common/src/tls.ts';
 
 export interface CimRouteDeps {
   readonly store: RouteStore;
   /** every user's acknowledged inbox (shared with the servers) */
   readonly inbox: InboxStore;
+  /** conversations' server-side history (default: Redis beside the route store, else memory) */
+  readonly history?: HistoryStore;
   readonly meta: MetaStore;
   /** tokens, revocations, failure counters (default: on the route store's Redis, or in memory) */
   readonly auth?: AuthStore;
@@ -63,13 +69,19 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     maxFailures: config.loginMaxFailures,
     maxFailuresPerAddress: config.loginMaxFailuresPerAddress,
     failureWindowMs: config.loginFailureWindow * 1000,
+    ...externalIdentity(config),
   });
   const registry = createMetricsRegistry('cim-route');
   const metrics = createRouteMetrics(registry);
   registerMetaStoreMetrics(registry, deps.meta);
-  const push = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret });
-  const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000 };
-  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, onDropped: (n) => metrics.inboxDropped.inc(n) });
+  // TLS: the route's own certificate (checked before listening), and the CA its calls to TLS servers verify with.
+  const tlsFiles = tlsFilesFrom(config.tlsCert, config.tlsKey);
+  const tlsMaterial = tlsFiles ? loadTlsMaterial(tlsFiles) : undefined;
+  const serverTlsCa = config.serverTlsCa ? readCaFile(config.serverTlsCa, '--server-tls-ca') : undefined;
+  const push = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret, tls: { of: (id) => deps.meta.servers().find((s) => s.id === id)?.data?.tls, ca: serverTlsCa } });
+  const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
+  const history = historyOf(config, deps, clock);
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history, onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
   await deps.meta.start();
   metrics.servers.set(deps.meta.servers().length);
   const offWatch = deps.meta.onChange((servers) => {
@@ -79,6 +91,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
   const app = buildRouteApp({
     store: deps.store,
     router,
+    history: history?.store,
     loginDeps: {
       store: deps.store,
       meta: deps.meta,
@@ -98,12 +111,16 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     advertise: config.advertise === 'external' ? 'external' : 'internal',
     maxMessageBytes: config.maxMessageBytes,
     rateLimits: { registerPerMinute: config.registerRateLimit, loginPerMinute: config.loginRateLimit },
+    https: tlsMaterial,
   });
+  const tlsReloader = tlsFiles && tlsMaterial ? new TlsReloader({ files: tlsFiles, initial: tlsMaterial, log: deps.log, intervalMs: config.tlsReloadInterval * 1000 }).add(app.server as unknown as SecureContextTarget) : undefined;
+  tlsReloader?.start();
   // GET /relay: chat through one port-forward of the route (see relay.ts).
   const relay = new WsRelay(deps.meta, createRelayMetrics(registry), deps.log, {
     maxConnections: config.relayMaxConnections,
     maxFrameBytes: config.relayMaxFrameBytes,
     connectTimeoutMs: config.relayConnectTimeout,
+    serverTlsCa,
   });
   relay.attach(app.server);
   // GET /app/: the web chat client (web.ts), which talks to this origin only.
@@ -112,17 +129,30 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  deps.log.info({ port, strategy: config.strategy, auth: auth.mode }, 'cim-route started');
+  deps.log.info({ port, strategy: config.strategy, auth: auth.mode, tls: tlsMaterial !== undefined }, 'cim-route started');
   return {
     port,
-    url: `http://${host}:${port}`,
+    url: `${tlsMaterial ? 'https' : 'http'}://${host}:${port}`,
     async stop() {
       offWatch();
+      tlsReloader?.stop();
       relay.close();
       await bounded(app.close(), 2000, 'closing the http server', deps.log);
       push.close?.();
     },
   };
+}
+
+/** --auth-jwks-url and --auth-hook-url (auth-external.ts): checked at start, so a typo fails loudly. */
+function externalIdentity(config: RouteConfig): Pick<RouteAuthOptions, 'oidc' | 'hook'> {
+  const external = config.authJwksUrl !== undefined || config.authHookUrl !== undefined;
+  if (external && config.auth === 'cim') throw new Error('--auth-jwks-url and --auth-hook-url need --auth password');
+  const oidc = config.authJwksUrl === undefined ? undefined : {
+    issuer: config.authIssuer ?? '',
+    verifier: new OidcVerifier({ jwksUrl: config.authJwksUrl, issuer: config.authIssuer ?? '', audience: config.authAudience ?? '', userClaim: config.authUserClaim, timeoutMs: config.authJwksTimeout }),
+  };
+  const hook = config.authHookUrl === undefined ? undefined : new PasswordHook({ url: config.authHookUrl, timeoutMs: config.authHookTimeout });
+  return { oidc, hook };
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

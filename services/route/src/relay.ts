@@ -30,6 +30,8 @@ export interface RelayOptions {
   readonly connectTimeoutMs: number;
   /** A side's unsent backlog above which the other side is paused (backpressure). Default 1 MiB. */
   readonly highWaterBytes?: number;
+  /** CA that verifies servers speaking TLS (their ZooKeeper data says so); default: the system CAs. */
+  readonly serverTlsCa?: Buffer | undefined;
 }
 
 /** Close codes of refusals; the reasons say which rule refused. */
@@ -71,7 +73,7 @@ export class WsRelay {
   readonly #meta: Pick<MetaStore, 'servers'>;
   readonly #metrics: RelayMetrics;
   readonly #log: Logger;
-  readonly #o: Required<RelayOptions>;
+  readonly #o: Required<Omit<RelayOptions, 'serverTlsCa'>> & Pick<RelayOptions, 'serverTlsCa'>;
   /** Every client side, from accept to close; its size is what maxConnections bounds. */
   readonly #pairs = new Map<WebSocket, WebSocket | undefined>();
   #http: HttpServer | undefined;
@@ -118,7 +120,9 @@ export class WsRelay {
     }
     const host = target.host.includes(':') ? `[${target.host}]` : target.host;
     const wsPath = target.data?.wsPath.startsWith('/') ? target.data.wsPath : '/ws';
-    const upstreamUrl = `ws://${host}:${target.httpPort}${wsPath}`;
+    // A server that published `tls` is dialed with wss:// and verified (against its published name, else its address).
+    const tls = target.data?.tls;
+    const upstreamUrl = `${tls ? 'wss' : 'ws'}://${host}:${target.httpPort}${wsPath}`;
     // The client waits (paused) until the server side is open, so nothing it sends is lost or reordered.
     client.pause();
     this.#pairs.set(client, undefined);
@@ -130,6 +134,8 @@ export class WsRelay {
       handshakeTimeout: this.#o.connectTimeoutMs,
       autoPong: false,
       headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+      ...(tls && this.#o.serverTlsCa ? { ca: this.#o.serverTlsCa } : {}),
+      ...(tls?.name ? { servername: tls.name } : {}),
     });
     this.#pairs.set(client, upstream);
     const log = this.#log.child({ relay: serverId, client: `${req.socket.remoteAddress}:${req.socket.remotePort}` });

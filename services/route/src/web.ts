@@ -59,7 +59,11 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions = {}
       strictTransportSecurity: false,
       crossOriginEmbedderPolicy: false,
     });
-    web.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect(WEB_PREFIX, 302));
+    // The query goes along (`/?via=auto` is a link users share); only its own characters, never a second path.
+    web.get('/', { schema: { hide: true } }, async (req, reply) => {
+      const q = req.url.indexOf('?');
+      return reply.redirect(q >= 0 ? `${WEB_PREFIX}?${new URLSearchParams(req.url.slice(q + 1)).toString()}` : WEB_PREFIX, 302);
+    });
     if (!existsSync(join(root, 'index.html'))) {
       // A route started from a checkout without `make build`: say so instead of a bare 404.
       web.get(`${WEB_PREFIX}*`, { schema: { hide: true } }, async (_req, reply) =>

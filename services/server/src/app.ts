@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createHttpApp, registerOpsRoutes, type ReadinessCheck } from '../../common/src/http.ts';
 import type { Logger } from '../../common/src/log.ts';
+import type { TlsMaterial } from '../../common/src/tls.ts';
 import { pushAuthHeader, pushBatchSchema, pushRequestSchema, type PushRequest } from '../../common/src/push.ts';
 import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
 import type { ServerNode } from './node.ts';
@@ -18,6 +19,8 @@ export interface ServerAppDeps {
   /** 'cim': CIM's /sendMsg stays open (CIM's route calls it without a credential); /push needs the secret when one is set */
   readonly authMode?: 'cim' | 'password';
   readonly bodyLimitBytes?: number;
+  /** --tls-cert/--tls-key: HTTPS and WSS on this port */
+  readonly https?: TlsMaterial | undefined;
 }
 
 /** CIM's SendMsgReqVO; `cmd` is an enum name, as fastjson writes it. */
@@ -43,7 +46,7 @@ interface SendMsgBody {
 }
 
 export function buildServerApp(deps: ServerAppDeps): FastifyInstance {
-  const app = createHttpApp(deps.log, deps.bodyLimitBytes ?? 4 * 1024 * 1024);
+  const app = createHttpApp(deps.log, deps.bodyLimitBytes ?? 4 * 1024 * 1024, deps.https);
   registerOpsRoutes(app, deps.registry, deps.checks, deps.isShuttingDown);
 
   if (deps.authMode === 'password' && !deps.authSecret) throw new Error('--auth password needs --auth-secret (the secret shared with the routes)');

@@ -27,9 +27,18 @@ export const serverOptionSpecs = {
   authSecret: { type: 'string', optional: true, description: 'secret shared with the routes: checks tokens and authenticates pushes (required with --auth password)' },
   revocationCheck: { type: 'number', default: 5, min: 0.1, description: 'seconds between checks of live sessions for revoked tokens (logout, password change); a revoked session is closed with 4101' },
   inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'most pending private messages kept per user (oldest dropped first, counted in metrics)' },
+  inboxMaxPerSender: { type: 'int', default: 200, min: 1, max: 1_000_000, description: 'most pending private messages one sender may hold in one user\'s inbox (capped at --inbox-max); more are refused with 7310 and counted in cim_inbox_refused_total, so one sender cannot push the others\' messages out' },
   inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'seconds a user\'s inbox lives after its last append (default 3 days)' },
+  historyMax: { type: 'int', default: 1000, min: 0, max: 100_000, description: 'most messages kept per conversation on the server for history paging (oldest out first); 0 turns server-side history off' },
+  historyTtl: { type: 'int', default: 2_592_000, min: 1, description: 'seconds a conversation\'s history lives after its last message (default 30 days)' },
   shutdownTimeout: { type: 'number', default: 10, min: 0, description: 'seconds to drain connections on SIGTERM' },
   allowedOrigins: { type: 'string', optional: true, description: 'comma-separated Origins (e.g. https://chat.example.com) whose pages may open a WebSocket; a browser from any other is refused with 403. Clients that send no Origin (SDK, CLI, the route\'s relay) are not affected. Default: any' },
+  tlsCert: { type: 'string', optional: true, description: 'PEM certificate (chain) file: the HTTP port serves HTTPS and WSS (needs --tls-key); re-read when it changes (cert-manager rotation)' },
+  tlsKey: { type: 'string', optional: true, description: 'PEM private key file of --tls-cert' },
+  tlsTcp: { type: 'boolean', default: false, description: 'with --tls-cert: the TCP port speaks TLS too (this project\'s SDK and CLI follow; CIM\'s Java client then cannot connect to it)' },
+  tlsName: { type: 'string', optional: true, description: 'DNS name in the certificate that clients, routes and other servers verify instead of this server\'s address (a pod IP is rarely in a certificate); published in ZooKeeper' },
+  serverTlsCa: { type: 'string', optional: true, description: 'PEM CA bundle that verifies other cim-servers\' certificates when pushing to them over HTTPS (default: the system CAs)' },
+  tlsReloadInterval: { type: 'number', default: 10, min: 0.1, description: 'seconds between checks of the --tls-cert/--tls-key files for a new certificate' },
   logLevel: { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 } satisfies OptionSpecs;
 

@@ -13,6 +13,8 @@ import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { createMetricsRegistry } from '../../common/src/metrics.ts';
 import { parseCommandLine } from '../../common/src/options.ts';
 import type { InboxStore } from '../../common/src/inbox/types.ts';
+import { historyOf } from '../../common/src/history/select.ts';
+import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import { HttpPushTransport, LocalShortcutPushTransport, type PushTransport } from '../../common/src/push.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
@@ -25,6 +27,7 @@ import { buildServerApp } from './app.ts';
 import { ExternalAddressWatch } from './external-address.ts';
 import { frameLimits, serverOptionSpecs, type ServerConfig } from './config.ts';
 import { AddressLimiter } from './limits.ts';
+import { loadTlsMaterial, readCaFile, tlsFilesFrom, TlsReloader, type SecureContextTarget } from '../../common/src/tls.ts';
 import { sweepIntervalMs } from './heartbeat.ts';
 import { createServerMetrics } from './metrics.ts';
 import { ServerNode } from './node.ts';
@@ -38,6 +41,8 @@ export interface CimServerDeps {
   readonly store: RouteStore;
   /** every user's acknowledged inbox (shared with the routes and the other servers) */
   readonly inbox: InboxStore;
+  /** conversations' server-side history (default: Redis beside the route store, else memory) */
+  readonly history?: HistoryStore;
   readonly meta: MetaStore;
   /** token revocations (default: on the route store's Redis, or in memory) */
   readonly auth?: AuthStore;
@@ -73,11 +78,17 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   const metrics = createServerMetrics(registry);
   registerMetaStoreMetrics(registry, deps.meta);
   let selfId = '';
-  const httpPush = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret });
+  // TLS: read and checked before anything listens; a missing or bad file stops the start with a clear error.
+  const tlsFiles = tlsFilesFrom(config.tlsCert, config.tlsKey);
+  if (config.tlsTcp && !tlsFiles) throw new Error('--tls-tcp needs --tls-cert and --tls-key');
+  const tlsMaterial = tlsFiles ? loadTlsMaterial(tlsFiles) : undefined;
+  // Pushes to other servers go over HTTPS to those that published `tls` in ZooKeeper.
+  const pushTls = { of: (id: string) => deps.meta.servers().find((s) => s.id === id)?.data?.tls, ca: config.serverTlsCa ? readCaFile(config.serverTlsCa, '--server-tls-ca') : undefined };
+  const httpPush = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret, tls: pushTls });
   // Pushes to this very server skip HTTP.
   const push = new LocalShortcutPushTransport(() => selfId, (request) => node.handlePush(request), httpPush);
-  const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000 };
-  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, onDropped: (n) => metrics.inboxDropped.inc(n) });
+  const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history: historyOf(config, deps, clock), onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
   const node: ServerNode = new ServerNode({
     get selfId() {
       return selfId;
@@ -101,7 +112,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
 
   let shuttingDown = false;
   const perAddress = new AddressLimiter(config.maxConnectionsPerAddress);
-  const tcp = new TcpTransport(node, { host: config.host, port: config.tcpPort, maxFrameBytes, perAddress });
+  const tcp = new TcpTransport(node, { host: config.host, port: config.tcpPort, maxFrameBytes, perAddress, tls: config.tlsTcp ? tlsMaterial : undefined });
   const allowedOrigins = (config.allowedOrigins ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
   const ws = new WsTransport(node, { path: config.wsPath, maxFrameBytes, perAddress, allowedOrigins });
   const app = buildServerApp({
@@ -117,7 +128,14 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     authMode,
     // A /push/batch carries several messages of up to --max-message-bytes each, JSON-escaped.
     bodyLimitBytes: Math.max(4 * 1024 * 1024, 8 * maxFrameBytes),
+    https: tlsMaterial,
   });
+  const tlsReloader = tlsFiles && tlsMaterial ? new TlsReloader({ files: tlsFiles, initial: tlsMaterial, log: deps.log, intervalMs: config.tlsReloadInterval * 1000 }) : undefined;
+  if (tlsReloader) {
+    tlsReloader.add(app.server as unknown as SecureContextTarget);
+    if (tcp.tlsServer) tlsReloader.add(tcp.tlsServer);
+    tlsReloader.start();
+  }
   ws.attach(app.server);
 
   const tcpPort = await tcp.listen();
@@ -130,7 +148,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   // Kubernetes external access: the address outside clients use, published with the node data.
   const external = config.externalAddressFile ? new ExternalAddressWatch({ path: config.externalAddressFile, log: deps.log }) : undefined;
   await external?.start();
-  const nodeData = (): ServerNodeData => ({ wsPath: config.wsPath, version: SERVER_VERSION, connections: node.hub.connectionCount, startedAt: clock.now(), ...(external?.current ? { external: external.current } : {}) });
+  const nodeData = (): ServerNodeData => ({ wsPath: config.wsPath, version: SERVER_VERSION, connections: node.hub.connectionCount, startedAt: clock.now(), ...(external?.current ? { external: external.current } : {}), ...(tlsMaterial ? { tls: { tcp: config.tlsTcp === true, ...(config.tlsName ? { name: config.tlsName } : {}) } } : {}) });
   await deps.meta.start();
   let registration: Registration | undefined;
   const register = async () => {
@@ -156,7 +174,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   }, NODE_DATA_INTERVAL_MS);
   for (const t of [sweepTimer, presenceTimer, dataTimer]) t.unref();
 
-  deps.log.info({ server: selfId, tcpPort, httpPort, wsPath: config.wsPath }, 'cim-server started');
+  deps.log.info({ server: selfId, tcpPort, httpPort, wsPath: config.wsPath, tls: tlsMaterial ? (config.tlsTcp ? 'http+tcp' : 'http') : 'off' }, 'cim-server started');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -170,6 +188,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
       stopping ??= (async () => {
         shuttingDown = true;
         clearInterval(dataTimer);
+        tlsReloader?.stop();
         external?.stop();
         // Every step is bounded: with ZooKeeper or Redis down, --shutdown-timeout still holds.
         const deadline = clock.now() + config.shutdownTimeout * 1000;

@@ -14,6 +14,8 @@ export function createServerMetrics(registry: Registry) {
     closes: new Counter({ name: 'cim_server_connections_closed_total', help: 'Closed connections by reason', labelNames: ['reason'] as const, registers }),
     evictions: new Counter({ name: 'cim_server_evictions_total', help: 'Connections evicted by the server (heartbeat, login timeout, slow consumer, bad frames)', labelNames: ['reason'] as const, registers }),
     inboxDropped: new Counter({ name: 'cim_inbox_dropped_total', help: 'Pending private messages dropped because an inbox exceeded --inbox-max (lost)', registers }),
+    inboxRefused: new Counter({ name: 'cim_inbox_refused_total', help: 'Private messages refused by an inbox bound (per-sender: --inbox-max-per-sender, code 7310)', labelNames: ['reason'] as const, registers }),
+    historyFailed: new Counter({ name: 'cim_history_failed_total', help: 'Stored private messages whose history append failed (delivered, missing from the server-side history)', registers }),
     pushLatency: new Histogram({
       name: 'cim_server_push_duration_seconds',
       help: 'Time to handle one push (route -> server) until its frames are written',
@@ -31,6 +33,7 @@ export function createServerMetrics(registry: Registry) {
   for (const r of ['ok', 'refused']) m.logins.inc({ result: r }, 0);
   for (const r of CLOSE_REASONS) m.closes.inc({ reason: r }, 0);
   for (const r of ['heartbeat-timeout', 'login-timeout', 'slow-consumer', 'bad-frame', 'oversize-frame']) m.evictions.inc({ reason: r }, 0);
+  m.inboxRefused.inc({ reason: 'per-sender' }, 0);
   return m;
 }
 

@@ -46,4 +46,22 @@ describe('Conversations', () => {
     expect(lines).toHaveLength(MAX_LINES);
     expect(lines[0]!.text).toBe('t10');
   });
+
+  it('merges the server history before the live lines: each message once, at its place, marks kept', () => {
+    const c = new Conversations();
+    const key = c.withUser(2, 'u2').key;
+    c.receive(msg(2, 'live'), () => true); // msgId '2-live', also in the history
+    const mineLine = c.send(key, 'mine-2', 'me', 'my second', 5);
+    c.receipt({ msgId: 'mine-2', to: 2, status: 'read' });
+    c.receive(msg(2, 'newer'), () => true); // not in the history yet
+    const h = (seq: number, msgId: string, from: number, text: string) => ({ seq, msgId, from: { userId: from, userName: from === 1 ? 'me' : 'u2' }, to: from === 1 ? 2 : 1, text, sentAt: seq });
+    c.mergeHistory(key, [h(1, 'old', 2, 'old one'), h(2, 'mine-1', 1, 'my first'), h(3, '2-live', 2, 'live'), h(4, 'mine-2', 1, 'my second')], 1);
+    const lines = c.get(key)!.lines;
+    expect(lines.map((l) => [l.text, l.mine, l.mark])).toEqual([
+      ['old one', false, undefined], ['my first', true, 'sent'], ['live', false, undefined], ['my second', true, 'read'], ['newer', false, undefined],
+    ]);
+    expect(lines[3]).toBe(mineLine);
+    c.mergeHistory(key, [h(1, 'old', 2, 'old one')], 1); // again: nothing twice
+    expect(c.get(key)!.lines).toHaveLength(5);
+  });
 });

@@ -4,6 +4,7 @@
  * the SDK's events and renders it; conversations.test.ts checks it alone.
  */
 import type { ChatMessage, ReceiptEvent } from '../../client/src/sdk/client.ts';
+import type { HistoryMessage } from '../../client/src/sdk/route-api.ts';
 
 export const GROUP = 'group';
 export type ConversationKey = typeof GROUP | `u:${number}`;
@@ -29,6 +30,8 @@ export interface Conversation {
   unread: number;
   /** Private messages shown while the conversation was not in view: marked read when it is opened. */
   unreadMessages: ChatMessage[];
+  /** The server's history of this conversation was asked for (once per page load and login). */
+  historyRequested: boolean;
 }
 
 /** Lines kept per conversation: the page is a live view, not an archive. */
@@ -100,6 +103,26 @@ export class Conversations {
     return this.mark(receipt.msgId, receipt.status === 'read' ? 'read' : 'delivered');
   }
 
+  /**
+   * Puts the server's history of a private conversation (oldest first) before what the page already shows:
+   * a message already shown (live, replayed) keeps its line and mark, and appears once, at its place in the
+   * history. Messages this user sent that only the history knows are marked sent (the server stored them).
+   */
+  mergeHistory(key: ConversationKey, messages: readonly HistoryMessage[], selfId: number | undefined): void {
+    const c = this.#byKey.get(key);
+    if (!c) return;
+    const shown = new Map(c.lines.map((l) => [l.msgId, l]));
+    const fromHistory = messages.map((m): Line => {
+      const existing = shown.get(m.msgId);
+      if (existing) return existing;
+      const mine = m.from.userId === selfId;
+      return { msgId: m.msgId, mine, author: m.from.userName, text: m.text, at: m.sentAt, ...(mine ? { mark: 'sent' as const } : {}) };
+    });
+    const inHistory = new Set(messages.map((m) => m.msgId));
+    const merged = [...fromHistory, ...c.lines.filter((l) => !inHistory.has(l.msgId))];
+    c.lines.splice(0, c.lines.length, ...merged.slice(Math.max(0, merged.length - MAX_LINES)));
+  }
+
   /** Opens a conversation: clears its unread count and returns the private messages to mark read. */
   open(key: ConversationKey): ChatMessage[] {
     const c = this.#byKey.get(key);
@@ -114,7 +137,7 @@ export class Conversations {
   #ensure(key: ConversationKey, title: string, peerId: number | undefined): Conversation {
     let c = this.#byKey.get(key);
     if (!c) {
-      c = { key, title, peerId, lines: [], unread: 0, unreadMessages: [] };
+      c = { key, title, peerId, lines: [], unread: 0, unreadMessages: [], historyRequested: false };
       this.#byKey.set(key, c);
     }
     return c;

@@ -8,6 +8,7 @@
  */
 import { CimClient, type ChatMessage, type ClientState, type StateChange } from '../../client/src/sdk/client.ts';
 import { CimClientError } from '../../client/src/sdk/errors.ts';
+import { usesRelay, type Via } from '../../client/src/sdk/endpoint.ts';
 import { RouteApi } from '../../client/src/sdk/route-api.ts';
 import { randomUUID } from './crypto-shim.ts';
 import { Conversations, type Conversation, type ConversationKey, type Line } from './conversations.ts';
@@ -62,14 +63,21 @@ function errorText(err: unknown, signingUp = false): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** How this page reaches its server: the route's relay (default) or, with ?via=auto, directly when it can. */
+let via: Via = 'route';
+
 function showState(state: ClientState, change?: StateChange): void {
   ui.conn.dataset['state'] = state;
   const retry = state === 'reconnecting' && change?.attempt ? ` (attempt ${change.attempt})` : '';
   ui.conn.textContent = STATE_TEXT[state] + retry;
   ui.conn.title = change?.reason ?? '';
   // Which server holds the connection (host:httpPort), for support and tests; kept while reconnecting.
-  if (state === 'ready' && change?.server) ui.conn.dataset['server'] = `${change.server.ip}:${change.server.httpPort}`;
-  if (state === 'ready' && change?.server) ui.conn.title = `connected to ${ui.conn.dataset['server']} through the route`;
+  if (state === 'ready' && change?.server) {
+    const relayed = usesRelay(via, location.origin, change.server);
+    ui.conn.dataset['server'] = `${change.server.ip}:${change.server.httpPort}`;
+    ui.conn.dataset['path'] = relayed ? 'relay' : 'direct';
+    ui.conn.title = `connected to ${ui.conn.dataset['server']} ${relayed ? 'through the route' : 'directly'}`;
+  }
 }
 
 // ── sign in ───────────────────────────────────────────────────────────────────────────────────────────
@@ -93,7 +101,7 @@ async function signIn(signup: boolean): Promise<void> {
   try {
     // Sign up registers explicitly (so a taken name says so); log in lets the SDK look the account up.
     if (signup) await new RouteApi({ routeUrl, timeoutMs: 5_000, fetch }).registerAccount(userName, undefined, password);
-    const via = new URLSearchParams(location.search).get('via') === 'auto' ? 'auto' : 'route';
+    via = new URLSearchParams(location.search).get('via') === 'auto' ? 'auto' : 'route';
     const c = new CimClient({ routeUrl, userName, password, via, fetch, onMessage });
     c.on('state', (change) => onState(c, change));
     c.on('receipt', (receipt) => {
@@ -200,6 +208,24 @@ function openConversation(key: ConversationKey, focus = true): void {
   if (toMark.length > 0) client?.markRead(toMark);
   render();
   if (focus) ui.input.focus();
+  void loadHistory(key);
+}
+
+/** The first time a private conversation is opened: what the server kept of it (another device, an earlier visit). */
+async function loadHistory(key: ConversationKey): Promise<void> {
+  const c = client;
+  const conversation = model.get(key);
+  if (!c || !conversation || conversation.peerId === undefined || conversation.historyRequested) return;
+  conversation.historyRequested = true;
+  const current = model;
+  try {
+    const page = await c.history(conversation.peerId, { limit: 100 });
+    if (model !== current || client !== c) return; // logged out meanwhile
+    model.mergeHistory(key, page.messages, c.userId);
+    if (model.active === key) renderMessages();
+  } catch {
+    conversation.historyRequested = false; // try again at the next open
+  }
 }
 
 ui.conversations.addEventListener('click', (event) => {

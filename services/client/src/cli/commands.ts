@@ -19,6 +19,7 @@ export type Action =
   | { readonly kind: 'online' }
   | { readonly kind: 'help'; readonly unknown?: string }
   | { readonly kind: 'search'; readonly keyword: string }
+  | { readonly kind: 'serverHistory'; readonly peer: number; readonly count: number }
   | { readonly kind: 'prefix'; readonly prefix: string }
   | { readonly kind: 'info' }
   | { readonly kind: 'emoji'; readonly page: number }
@@ -26,6 +27,9 @@ export type Action =
   | { readonly kind: 'aiOn' }
   | { readonly kind: 'aiOff' }
   | { readonly kind: 'usage'; readonly message: string };
+
+export const DEFAULT_HISTORY_COUNT = 20;
+export const MAX_HISTORY_COUNT = 200;
 
 export interface CommandSpec {
   readonly key: string;
@@ -39,6 +43,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { key: ':olu', usage: ':olu', description: 'list online users' },
   { key: ':all', usage: ':all', description: 'list all commands' },
   { key: ':q', usage: ':q KEYWORD', description: 'search your chat history for KEYWORD (highlighted)' },
+  { key: ':history', usage: ':history USERID [COUNT]', description: `the last COUNT (default ${DEFAULT_HISTORY_COUNT}, at most ${MAX_HISTORY_COUNT}) messages with USERID, kept on the server (any device)` },
   { key: ':pu', usage: ':pu PREFIX', description: 'online users whose name starts with PREFIX' },
   { key: ':info', usage: ':info', description: 'show client info' },
   { key: ':emoji', usage: ':emoji [PAGE]', description: 'list emoji with their :alias: (type the alias in a message)' },
@@ -90,6 +95,14 @@ function parseCommand(line: string): Action {
       return { kind: 'aiOff' };
     case ':q':
       return rest === '' ? { kind: 'usage', message: usageOf(':q') } : { kind: 'search', keyword: rest };
+    case ':history': {
+      const [peer, count] = args;
+      const ok = (v: string | undefined, max: number) => v !== undefined && /^\d{1,16}$/.test(v) && Number(v) >= 1 && Number(v) <= max;
+      if (args.length < 1 || args.length > 2 || !ok(peer, Number.MAX_SAFE_INTEGER) || (count !== undefined && !ok(count, MAX_HISTORY_COUNT))) {
+        return { kind: 'usage', message: `${usageOf(':history')} (USERID is a user id, COUNT is 1..${MAX_HISTORY_COUNT})` };
+      }
+      return { kind: 'serverHistory', peer: Number(peer), count: count === undefined ? DEFAULT_HISTORY_COUNT : Number(count) };
+    }
     case ':pu':
       return args.length !== 1 ? { kind: 'usage', message: usageOf(':pu') } : { kind: 'prefix', prefix: args[0]! };
     case ':emoji': {

@@ -2,13 +2,14 @@
  * `cim chat`: the console client. Shell only: options, logger, client, history, then ChatShell.
  * Exit codes: 0 done, 1 login failed / connection given up / a --once send failed, 2 bad options.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../../common/src/log.ts';
 import { HelpRequested, OptionsError, parseOptions, type OptionSpecs } from '../../../common/src/options.ts';
 import { CimClient } from '../sdk/client.ts';
 import type { Protocol } from '../sdk/cim-mode.ts';
-import type { Via } from '../sdk/transport.ts';
+import { tlsFetch, type Via } from '../sdk/transport.ts';
 import { defaultHistoryDir, History } from './history.ts';
 import { FileSeenStore } from './seen-file.ts';
 import { ChatShell } from './shell.ts';
@@ -18,6 +19,7 @@ export const CHAT_OPTIONS = {
   user: { type: 'string', description: 'your user name (registered on first use)' },
   userId: { type: 'int', description: 'your user id, when you know it (skips the lookup by name)', optional: true, min: 1 },
   password: { type: 'string', description: 'your password (route in password mode); better in CIM_PASSWORD, or typed at the prompt (not echoed) when interactive', optional: true },
+  idTokenFile: { type: 'string', description: 'file holding an OIDC id token to log in with instead of a password (route with --auth-jwks-url); re-read at each login, so a renewed token is picked up', optional: true },
   transport: { type: 'string', description: 'connection to cim-server', choices: ['ws', 'tcp'], default: 'ws' },
   protocol: { type: 'string', description: "cim: CIM's own client protocol (TCP, sends over the route's HTTP API), for a CIM deployment; native: this project's; auto: cim when the route's /login answer has no protocol-2 fields", choices: ['auto', 'cim', 'native'], default: 'auto' },
   via: { type: 'string', description: 'WebSocket to the server directly, through the route\'s relay, or auto (relay when --route is loopback, e.g. a kubectl port-forward, and the server is not)', choices: ['auto', 'direct', 'route'], default: 'auto' },
@@ -27,6 +29,8 @@ export const CHAT_OPTIONS = {
   json: { type: 'boolean', description: 'print received messages and receipts as JSON lines on stdout (other output goes to stderr)', default: false },
   color: { type: 'string', description: 'highlighting', choices: ['auto', 'always', 'never'], default: 'auto' },
   logLevel: { type: 'string', description: 'client log level (JSON logs on stderr; the chat itself reports reconnects)', choices: [...LOG_LEVELS], default: 'error' },
+  ca: { type: 'string', description: 'PEM file of the CA that signed the route\'s and servers\' TLS certificates (https:// route, wss://); default: Node\'s bundled CAs', optional: true },
+  insecure: { type: 'boolean', description: 'accept any TLS certificate, unverified: FOR TESTING ONLY (anyone on the path can read and change the chat)', default: false },
 } as const satisfies OptionSpecs;
 
 export interface ChatIo {
@@ -69,13 +73,37 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
   const interactive = !options.once && io.stdin.isTTY === true && io.stdout.isTTY === true;
   const historyRoot = options.historyDir ?? defaultHistoryDir(env);
 
+  let ca: Buffer | undefined;
+  if (options.ca !== undefined) {
+    try {
+      ca = readFileSync(options.ca);
+    } catch (err) {
+      io.stderr.write(`cim chat: --ca ${options.ca}: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  if (options.insecure) io.stderr.write('cim chat: WARNING: --insecure: TLS certificates are not verified (for testing only)\n');
+  const tls = { ...(ca ? { ca } : {}), ...(options.insecure ? { rejectUnauthorized: false } : {}) };
+  // The password probe below needs the same trust as the client: Node's fetch cannot take a CA (tls-fetch.ts).
+  const probeFetch = io.fetch ?? (ca || options.insecure ? tlsFetch({ rejectUnauthorized: !options.insecure, ...(ca ? { ca } : {}) }) : fetch);
+
   const history = new History(historyRoot, options.user, (err) => io.stderr.write(`! history not written: ${err.message}\n`));
   // Shared across restarts: what an earlier run displayed is not shown again when the server pushes it again.
   const seenStore = new FileSeenStore(join(history.dir, SEEN_FILE), (err) => io.stderr.write(`! seen-message list not written: ${err.message}\n`));
   let password: string | undefined = options.password;
   // Interactive and no password given: ask, without echo. Empty = none (a route in cim mode needs none).
   // Only when the route says (in its OpenAPI document) that registrations need a password: cim-mode routes never prompt.
-  if (password === undefined && io.stdin.isTTY === true && !options.once && (await routeNeedsPassword(options.route, io.fetch ?? fetch))) {
+  // An id token file: read now (a missing file is a usage error), and again at every login.
+  const idTokenFile = options.idTokenFile;
+  if (idTokenFile !== undefined) {
+    try {
+      if (readFileSync(idTokenFile, 'utf8').trim() === '') throw new Error('the file is empty');
+    } catch (err) {
+      io.stderr.write(`cim chat: --id-token-file ${idTokenFile}: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  if (password === undefined && idTokenFile === undefined && io.stdin.isTTY === true && !options.once && (await routeNeedsPassword(options.route, probeFetch))) {
     password = (await promptHidden(io.stdin, io.stderr, `password for ${options.user}: `)) || undefined;
   }
   let client: CimClient;
@@ -84,13 +112,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
       routeUrl: options.route,
       userName: options.user,
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
-      ...(password !== undefined ? { password } : {}),
+      ...(idTokenFile !== undefined ? { idToken: () => readFileSync(idTokenFile, 'utf8').trim() } : password !== undefined ? { password } : {}),
       transport: options.transport as 'ws' | 'tcp',
       protocol: options.protocol as Protocol,
       heartbeatIntervalMs: options.heartbeat * 1000,
       via: options.via as Via,
       seenStore,
       logger,
+      ...tls,
       ...(io.fetch ? { fetch: io.fetch } : {}),
     });
   } catch (err) {

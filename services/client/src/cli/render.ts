@@ -1,6 +1,6 @@
 /** Turning things into console text. Pure: time and colour are parameters. */
 import { emojify, search as searchEmoji } from 'node-emoji';
-import type { ChatMessage, OnlineUser } from '../index.ts';
+import type { ChatMessage, HistoryMessage, OnlineUser } from '../index.ts';
 import { COMMANDS, MESSAGE_FORMS } from './commands.ts';
 
 /** CIM's highlight (reference §8.7): red + underline. */
@@ -49,6 +49,12 @@ export function formatIncoming(message: ChatMessage): string {
   const sender = message.from.userName || (message.from.userId ? `#${message.from.userId}` : 'nobody');
   const tag = message.offline ? ' (offline)' : '';
   return `[${formatTime(new Date(message.sentAt ?? message.receivedAt))}] ${sender}${tag}: ${renderText(message.text)}`;
+}
+
+/** One message of the server-side history (`:history`), from this user's point of view. */
+export function formatHistoryMessage(m: HistoryMessage, selfId: number | undefined): string {
+  const who = m.from.userId === selfId ? 'you' : m.from.userName || `#${m.from.userId}`;
+  return `[${formatIsoLocal(new Date(m.sentAt)).slice(0, 19).replace('T', ' ')}] #${m.seq} ${who}: ${renderText(m.text)}`;
 }
 
 /** The mark of a message the server accepted (private: stored in the receiver's inbox). */

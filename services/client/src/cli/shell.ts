@@ -14,7 +14,7 @@ import { DelayedSends } from './delayed-sends.ts';
 import { seenKey } from '../sdk/seen-store.ts';
 import { GROUP_PEER, type History } from './history.ts';
 import { receiptJson, ReceiptView } from './receipts.ts';
-import { emojiPage, formatHelp, formatIncoming, formatOnlineUsers, formatOutgoing, formatTime, highlight, messageJson } from './render.ts';
+import { emojiPage, formatHelp, formatHistoryMessage, formatIncoming, formatOnlineUsers, formatOutgoing, formatTime, highlight, messageJson } from './render.ts';
 
 export interface ShellOptions {
   readonly client: CimClient;
@@ -169,6 +169,13 @@ export class ChatShell {
         const lines = await this.#o.history.search(action.keyword);
         if (lines.length === 0) this.#print(`no history line contains "${action.keyword}"`);
         for (const line of lines) this.#print(highlight(line.replaceAll('\t', '  '), action.keyword, this.#o.color));
+        return;
+      }
+      case 'serverHistory': {
+        const page = await this.#client.history(action.peer, { limit: action.count });
+        if (!page.enabled) this.#print('! this cluster keeps no server-side history (--history-max 0)');
+        else if (page.messages.length === 0) this.#print(`no messages with ${action.peer} on the server`);
+        for (const m of page.messages) this.#print(formatHistoryMessage(m, this.#client.userId));
         return;
       }
       case 'info': {

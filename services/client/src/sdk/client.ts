@@ -20,7 +20,7 @@ import { seenKey } from './seen-store.ts';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.ts';
 import { Outbox } from './outbox.ts';
 import { DeliveryAcks, parseReceipt, readReceiptFrames } from './receipts.ts';
-import type { OnlineUser } from './route-api.ts';
+import type { HistoryPage, OnlineUser } from './route-api.ts';
 
 export type { ChatMessage, ClientEvents, ClientInfo, ClientState, ReceiptEvent, SendOptions, SendResult, StateChange } from './events.ts';
 export type { ClientOptions } from './options.ts';
@@ -172,6 +172,18 @@ export class CimClient extends EventEmitter<ClientEvents> {
     let ok = true;
     for (const frame of readReceiptFrames(messages, this.#life.userId ?? 0)) ok = this.#life.write(frame) && ok;
     return ok;
+  }
+
+  /**
+   * A page of the conversation with `peer` kept on the server (POST /history), oldest first: the newest `limit`
+   * (default 50, at most 200) before `beforeSeq`, all when absent. Page backwards with the first seq of a page.
+   * Needs a login (the route checks this user's token); CIM's protocol has no server-side history.
+   */
+  history(peer: number, page: { beforeSeq?: number; limit?: number } = {}): Promise<HistoryPage> {
+    if (this.state === 'closed') return Promise.reject(closedError());
+    const userId = this.#life.userId;
+    if (userId === undefined) return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'history needs a login first (connect())'));
+    return this.#life.session.history(userId, peer, page, this.#life.signal);
   }
 
   /** Everyone online, this user included when connected (GET /onlineUser). */

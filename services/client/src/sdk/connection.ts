@@ -169,7 +169,7 @@ export class Lifecycle {
       cim ? 'tcp' : this.#o.transport,
       grant,
       { onFrame: (frame) => this.#onFrame(epoch, frame), onClose: (reason) => this.#onClose(epoch, reason) },
-      { timeoutMs: this.#o.requestTimeoutMs, signal: this.#abort.signal, maxFrameBytes: this.#o.maxFrameBytes, via: cim ? 'direct' : this.#o.via, routeUrl: this.route.baseUrl },
+      { timeoutMs: this.#o.requestTimeoutMs, signal: this.#abort.signal, maxFrameBytes: this.#o.maxFrameBytes, via: cim ? 'direct' : this.#o.via, routeUrl: this.route.baseUrl, tls: this.#o.tls },
     );
     if (epoch !== this.#epoch || this.#isClosed()) {
       connection.close('superseded');

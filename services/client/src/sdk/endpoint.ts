@@ -41,6 +41,14 @@ export interface ConnectOptions {
   readonly via?: Via;
   /** Base URL of cim-route (http or https), for the relay. */
   readonly routeUrl?: string;
+  /** How TLS peers (wss://, TLS over TCP) are verified; Node only (a browser uses its own trust store). */
+  readonly tls?: ClientTls;
+}
+
+/** The SDK's `ca` and `rejectUnauthorized` options. */
+export interface ClientTls {
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  readonly rejectUnauthorized: boolean;
 }
 
 export interface Endpoint {
@@ -48,13 +56,19 @@ export interface Endpoint {
   readonly cimServerPort: number;
   readonly httpPort: number;
   readonly wsPath: string;
+  /** The route said the server speaks TLS on its HTTP port (wss://) … */
+  readonly tls?: boolean;
+  /** … and on its TCP port. */
+  readonly tlsTcp?: boolean;
+  /** The name its certificate is verified against instead of ip. */
+  readonly tlsName?: string;
 }
 
 export function endpointUrl(kind: TransportKind, endpoint: Endpoint): string {
   const host = endpoint.ip.includes(':') ? `[${endpoint.ip}]` : endpoint.ip;
-  if (kind === 'tcp') return `tcp://${host}:${endpoint.cimServerPort}`;
+  if (kind === 'tcp') return `${endpoint.tlsTcp ? 'tls' : 'tcp'}://${host}:${endpoint.cimServerPort}`;
   const path = endpoint.wsPath.startsWith('/') ? endpoint.wsPath : `/${endpoint.wsPath}`;
-  return `ws://${host}:${endpoint.httpPort}${path}`;
+  return `${endpoint.tls ? 'wss' : 'ws'}://${host}:${endpoint.httpPort}${path}`;
 }
 
 /** Validates a `via` option against the transport; throws INVALID_ARGUMENT. Default 'auto'. */

@@ -36,6 +36,8 @@ export const ClientErrorCode = {
   QUEUE_FULL: 'CIM_ERR_CLIENT_QUEUE_FULL',
   /** Reconnecting was given up because `retryStrategy` returned null. */
   RECONNECT_GAVE_UP: 'CIM_ERR_CLIENT_RECONNECT_GAVE_UP',
+  /** TLS: the route's or the server's certificate is not trusted (unknown CA, wrong name, expired); pass `ca`. Not retried. */
+  TLS_UNTRUSTED: 'CIM_ERR_CLIENT_TLS_UNTRUSTED',
   /** A `message` listener threw; the error is the cause. */
   LISTENER: 'CIM_ERR_CLIENT_LISTENER',
 } as const;
@@ -65,6 +67,23 @@ export class CimClientError extends Error {
     this.retryable =
       options.retryable ?? (RETRYABLE.has(code) || (code === ClientErrorCode.ROUTE_REJECTED && RETRYABLE_ROUTE_CODES.has(options.serverCode ?? '')));
   }
+}
+
+/** OpenSSL/Node codes of a certificate the client refused (not of a network failure). */
+const CERT_CODES = /^(UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED|CERT_|ERR_TLS_CERT_ALTNAME|HOSTNAME_MISMATCH|INVALID_CA)/;
+
+/**
+ * When `err` (or one of its causes: fetch wraps the socket's error) is a refused certificate, a sentence that
+ * says so and what to do; undefined otherwise.
+ */
+export function certificateProblem(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CERT_CODES.test(code)) {
+      return `TLS certificate not trusted (${code}: ${e.message}); give the CA that signed it (SDK option ca, cim chat --ca FILE or CIM_CA)`;
+    }
+  }
+  return undefined;
 }
 
 export function isCimClientError(err: unknown, code?: ClientErrorCode): err is CimClientError {

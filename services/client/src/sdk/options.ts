@@ -6,7 +6,7 @@ import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from '../../../co
 import { silentLogger, type Logger } from '../../../common/src/log.ts';
 import { ClientErrorCode, CimClientError } from './errors.ts';
 import { MemorySeenStore, type SeenStore } from './seen-store.ts';
-import { checkVia, type TransportKind, type Via } from './transport.ts';
+import { checkVia, tlsFetch, type ClientTls, type TransportKind, type Via } from './transport.ts';
 import type { ChatMessage } from './events.ts';
 import { checkProtocol, type Protocol } from './cim-mode.ts';
 
@@ -20,6 +20,11 @@ export interface ClientOptions {
    * in memory only: used to register and log in, and to log in again when the refresh token no longer works.
    */
   readonly password?: string;
+  /**
+   * Instead of a password, for a route with --auth-jwks-url: an OIDC id token, or a function returning a
+   * fresh one (called at each login that needs one, so a token that expired meanwhile is replaced).
+   */
+  readonly idToken?: string | (() => string | Promise<string>);
   /** The account's id. Without it the account is looked up (and created) by name through /registerAccount. */
   readonly userId?: number;
   /**
@@ -80,6 +85,13 @@ export interface ClientOptions {
   readonly logger?: Logger;
   /** Random source for jitter, [0, 1). */
   readonly random?: () => number;
+  /**
+   * CA certificate(s) (PEM) that verify an https:// route and servers speaking TLS (wss://, TLS over TCP), for a
+   * private CA (cert-manager, the operator's spec.tls). Default: Node's bundled CAs. Node only.
+   */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /** false accepts any certificate (for testing only; logged as a warning). Default true. */
+  readonly rejectUnauthorized?: boolean;
   /** Injected for tests. */
   readonly fetch?: typeof fetch;
 }
@@ -89,6 +101,7 @@ export interface ResolvedOptions {
   readonly userName: string;
   readonly userId: number | undefined;
   readonly password: string | undefined;
+  readonly idToken: (() => Promise<string>) | undefined;
   readonly register: boolean;
   readonly transport: TransportKind;
   readonly protocol: Protocol;
@@ -111,6 +124,7 @@ export interface ResolvedOptions {
   readonly logger: Logger;
   readonly random: () => number;
   readonly fetch: typeof fetch | undefined;
+  readonly tls: ClientTls;
 }
 
 export const DEFAULT_SEND_RETRY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 2_000, multiplier: 2 };
@@ -122,6 +136,10 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (options.password !== undefined && (typeof options.password !== 'string' || options.password === '' || options.password.length > 256)) {
     throw invalid('password must be a non-empty string of at most 256 characters');
   }
+  if (options.idToken !== undefined && typeof options.idToken !== 'function' && (typeof options.idToken !== 'string' || options.idToken === '')) {
+    throw invalid('idToken must be a non-empty string or a function returning one');
+  }
+  if (options.idToken !== undefined && options.password !== undefined) throw invalid('give a password or an idToken, not both');
   if (options.userId !== undefined && (!Number.isSafeInteger(options.userId) || options.userId <= 0)) {
     throw invalid(`userId must be a positive integer, got ${String(options.userId)}`);
   }
@@ -139,6 +157,9 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     positive(policy.maxDelayMs, 1, `${name}.maxDelayMs`);
   }
   if (options.retryStrategy !== undefined && typeof options.retryStrategy !== 'function') throw invalid('retryStrategy must be a function');
+  const tls = checkTls(options);
+  const logger = (options.logger ?? silentLogger).child({ userName: options.userName });
+  if (!tls.rejectUnauthorized) logger.warn('rejectUnauthorized: false — TLS certificates are NOT verified (for testing only)');
   const seenStore = options.seenStore ?? new MemorySeenStore();
   if (typeof seenStore.has !== 'function' || typeof seenStore.add !== 'function') throw invalid('seenStore must have has() and add()');
   return {
@@ -146,6 +167,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     userName: options.userName,
     userId: options.userId,
     password: options.password,
+    idToken: idTokenSource(options.idToken),
     register: options.register ?? options.userId === undefined,
     transport,
     protocol,
@@ -165,10 +187,21 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     receiptBatchSize: Math.floor(positive(options.receiptBatchSize, 64, 'receiptBatchSize')),
     gapTimeoutMs: positive(options.gapTimeoutMs, 1_000, 'gapTimeoutMs'),
     syncIntervalMs: options.syncIntervalMs === 0 ? 0 : positive(options.syncIntervalMs, 30_000, 'syncIntervalMs'),
-    logger: (options.logger ?? silentLogger).child({ userName: options.userName }),
+    logger,
     random,
-    fetch: options.fetch,
+    // Node's fetch cannot take a CA (see tls-fetch.ts): with one, the route is called through node:https.
+    fetch: options.fetch ?? (tls.ca !== undefined || !tls.rejectUnauthorized ? tlsFetch(tls) : undefined),
+    tls,
   };
+}
+
+function checkTls(options: ClientOptions): ClientTls {
+  const { ca, rejectUnauthorized } = options;
+  if (rejectUnauthorized !== undefined && typeof rejectUnauthorized !== 'boolean') throw invalid('rejectUnauthorized must be a boolean');
+  // Uint8Array, not Buffer: this module is in the browser bundle too.
+  const pem = (v: unknown) => (typeof v === 'string' ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : '').includes('-----BEGIN CERTIFICATE-----');
+  if (ca !== undefined && !(Array.isArray(ca) ? ca.length > 0 && ca.every(pem) : pem(ca))) throw invalid('ca must be PEM certificate text (a string or Buffer with -----BEGIN CERTIFICATE-----), or an array of them');
+  return { rejectUnauthorized: rejectUnauthorized ?? true, ...(ca !== undefined ? { ca } : {}) };
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
@@ -179,4 +212,14 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 
 function invalid(message: string): CimClientError {
   return new CimClientError(ClientErrorCode.INVALID_ARGUMENT, message);
+}
+
+/** The id token as a function giving a checked, fresh token each time. */
+function idTokenSource(idToken: ClientOptions['idToken']): (() => Promise<string>) | undefined {
+  if (idToken === undefined) return undefined;
+  return async () => {
+    const token = typeof idToken === 'function' ? await idToken() : idToken;
+    if (typeof token !== 'string' || token.trim() === '') throw invalid('the idToken function returned no token');
+    return token.trim();
+  };
 }

@@ -43,7 +43,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export async function registerWithRetry(route: RouteApi, o: ResolvedOptions, expectedUserId: number | undefined, signal: AbortSignal): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const account = await route.registerAccount(o.userName, signal, o.password);
+      const account = await route.registerAccount(o.userName, signal, o.password, o.idToken ? await o.idToken() : undefined);
       if (expectedUserId !== undefined && account.userId !== expectedUserId) {
         throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `user "${o.userName}" is registered with id ${account.userId}, not ${expectedUserId}`);
       }

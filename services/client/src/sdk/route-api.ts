@@ -3,7 +3,7 @@
  * `{code, message, reqNo, dataBody}` with HTTP 200 also for business errors; anything but code "9000"
  * becomes a CimClientError ROUTE_REJECTED carrying the code. Stateless: one instance per client.
  */
-import { ClientErrorCode, CimClientError } from './errors.ts';
+import { certificateProblem, ClientErrorCode, CimClientError } from './errors.ts';
 
 export const ROUTE_SUCCESS = '9000';
 
@@ -19,6 +19,10 @@ export interface ServerAssignment {
   readonly httpPort: number;
   /** Path of the WebSocket endpoint on httpPort, e.g. "/ws". */
   readonly wsPath: string;
+  /** The server speaks TLS on httpPort (wss://); tlsTcp: on cimServerPort too; tlsName: the certificate name to verify. */
+  readonly tls?: boolean;
+  readonly tlsTcp?: boolean;
+  readonly tlsName?: string;
 }
 
 export interface LoginGrant extends ServerAssignment {
@@ -40,11 +44,30 @@ export interface Tokens {
 export interface LoginProof {
   readonly password?: string | undefined;
   readonly token?: string | undefined;
+  /** an OIDC id token (route with --auth-jwks-url) */
+  readonly idToken?: string | undefined;
 }
 
 export interface OnlineUser {
   readonly userId: number;
   readonly userName: string;
+}
+
+/** One message of a conversation kept on the server (POST /history), oldest first within a page. */
+export interface HistoryMessage {
+  /** the conversation's sequence number: both directions in one order */
+  readonly seq: number;
+  readonly msgId: string;
+  readonly from: OnlineUser;
+  readonly to: number;
+  readonly text: string;
+  readonly sentAt: number;
+}
+
+export interface HistoryPage {
+  /** false when the cluster keeps no server-side history (--history-max 0) */
+  readonly enabled: boolean;
+  readonly messages: HistoryMessage[];
 }
 
 export interface RouteApiOptions {
@@ -87,15 +110,15 @@ export class RouteApi {
   }
 
   /** Idempotent by name (with the same password in password mode): an existing account's id is returned. */
-  async registerAccount(userName: string, signal?: AbortSignal, password?: string): Promise<RegisteredAccount> {
-    const body = await this.#call('POST', 'registerAccount', { userName, ...(password !== undefined ? { password } : {}) }, signal);
+  async registerAccount(userName: string, signal?: AbortSignal, password?: string, idToken?: string): Promise<RegisteredAccount> {
+    const body = await this.#call('POST', 'registerAccount', { userName, ...(password !== undefined ? { password } : idToken !== undefined ? { idToken } : {}) }, signal);
     const data = asObject(body.dataBody, 'registerAccount');
     return { userId: asUserId(data['userId'], 'registerAccount.userId'), userName: asString(data['userName'], 'registerAccount.userName') };
   }
 
   /** Logs in with protocol 2, which returns the WebSocket path and a token besides CIM's server address. */
   async login(userId: number, userName: string, signal?: AbortSignal, proof: LoginProof = {}): Promise<LoginGrant> {
-    const extra = proof.password !== undefined ? { password: proof.password } : proof.token ? { token: proof.token } : {};
+    const extra = proof.password !== undefined ? { password: proof.password } : proof.idToken !== undefined ? { idToken: proof.idToken } : proof.token ? { token: proof.token } : {};
     const body = await this.#call('POST', 'login', { userId, userName, protocol: 2, ...extra }, signal);
     const data = asObject(body.dataBody, 'login');
     return {
@@ -103,6 +126,7 @@ export class RouteApi {
       cimServerPort: asPort(data['cimServerPort'], 'login.cimServerPort'),
       httpPort: asPort(data['httpPort'], 'login.httpPort'),
       wsPath: typeof data['wsPath'] === 'string' && data['wsPath'] !== '' ? data['wsPath'] : '/ws',
+      ...(data['tls'] === true ? { tls: true, tlsTcp: data['tlsTcp'] === true, ...(typeof data['tlsName'] === 'string' && data['tlsName'] !== '' ? { tlsName: data['tlsName'] } : {}) } : {}),
       token: typeof data['token'] === 'string' ? data['token'] : '',
       refreshToken: typeof data['refreshToken'] === 'string' ? data['refreshToken'] : '',
       native: typeof data['wsPath'] === 'string' || typeof data['token'] === 'string',
@@ -129,6 +153,33 @@ export class RouteApi {
     if (token) payload['token'] = token;
     if (server) payload['server'] = server;
     await this.#call('POST', 'offLine', payload, signal);
+  }
+
+  /** A page of the conversation with `peerId`: the newest `limit` before `beforeSeq` (all when absent), oldest first. */
+  async history(userId: number, token: string | undefined, peerId: number, page: { beforeSeq?: number; limit?: number } = {}, signal?: AbortSignal): Promise<HistoryPage> {
+    const payload: Record<string, unknown> = { userId, peerId };
+    if (token) payload['token'] = token;
+    if (page.beforeSeq !== undefined) payload['beforeSeq'] = page.beforeSeq;
+    if (page.limit !== undefined) payload['limit'] = page.limit;
+    const body = await this.#call('POST', 'history', payload, signal);
+    const data = asObject(body.dataBody, 'history');
+    if (!Array.isArray(data['messages'])) throw malformed('history', 'messages is not an array');
+    const messages = data['messages'].map((entry: unknown, i): HistoryMessage => {
+      const m = asObject(entry, `history[${i}]`);
+      const from = asObject(m['from'], `history[${i}].from`);
+      const seq = asUserId(m['seq'], `history[${i}].seq`);
+      const sentAt = m['sentAt'];
+      if (typeof sentAt !== 'number' || !Number.isSafeInteger(sentAt)) throw malformed('history', `history[${i}].sentAt is not a time`);
+      return {
+        seq,
+        msgId: asString(m['msgId'], `history[${i}].msgId`),
+        from: { userId: asUserId(from['userId'], `history[${i}].from.userId`), userName: asString(from['userName'], `history[${i}].from.userName`) },
+        to: asUserId(m['to'], `history[${i}].to`),
+        text: asString(m['text'], `history[${i}].text`),
+        sentAt,
+      };
+    });
+    return { enabled: data['enabled'] === true, messages };
   }
 
   /** Everyone online; CIM's `dataBody: null` for nobody becomes []. */
@@ -161,6 +212,8 @@ export class RouteApi {
       if (timeout.aborted) {
         throw new CimClientError(ClientErrorCode.TIMEOUT, `route ${method} ${url} did not answer within ${this.#timeoutMs} ms`, { cause: err });
       }
+      const tls = certificateProblem(err);
+      if (tls) throw new CimClientError(ClientErrorCode.TLS_UNTRUSTED, `route ${method} ${url}: ${tls}`, { cause: err });
       throw new CimClientError(ClientErrorCode.ROUTE_UNAVAILABLE, `route ${method} ${url} failed: ${(err as Error).message}`, { cause: err });
     }
     if (response.status !== 200) {

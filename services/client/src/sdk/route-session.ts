@@ -8,7 +8,7 @@ import { Codes } from '../../../common/src/codes.ts';
 import { formatServerAddress } from '../../../common/src/server-address.ts';
 import { ClientErrorCode, CimClientError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
-import { RouteApi, type LoginGrant, type Tokens } from './route-api.ts';
+import { RouteApi, type HistoryPage, type LoginGrant, type Tokens } from './route-api.ts';
 import { CimRoute, type Mode } from './cim-mode.ts';
 
 export class RouteSession {
@@ -57,11 +57,12 @@ export class RouteSession {
       try {
         return await this.route.login(userId, this.#o.userName, signal, { token: this.#tokens.token });
       } catch (err) {
-        if (this.#o.password === undefined || !isAuthRefusal(err)) throw err;
+        if ((this.#o.password === undefined && this.#o.idToken === undefined) || !isAuthRefusal(err)) throw err;
         this.#tokens = undefined;
       }
     }
-    const grant = await this.route.login(userId, this.#o.userName, signal, { password: this.#o.password });
+    const proof = this.#o.idToken ? { idToken: await this.#o.idToken() } : { password: this.#o.password };
+    const grant = await this.route.login(userId, this.#o.userName, signal, proof);
     this.#tokens = grant.token && grant.refreshToken ? { token: grant.token, refreshToken: grant.refreshToken } : undefined;
     return grant;
   }
@@ -84,6 +85,18 @@ export class RouteSession {
    * /offLine without `server` would delete the other client's route. `keepSession` (before a reconnect)
    * keeps the tokens valid.
    */
+  /** A page of the server-side history with `peerId`, with this session's token (an expired one is refreshed once). */
+  async history(userId: number, peerId: number, page: { beforeSeq?: number; limit?: number }, signal?: AbortSignal): Promise<HistoryPage> {
+    if (this.#mode === 'cim') throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, "CIM's protocol has no server-side history");
+    try {
+      return await this.route.history(userId, this.#tokens?.token ?? this.#grant?.token, peerId, page, signal);
+    } catch (err) {
+      if (!(err instanceof CimClientError) || err.serverCode !== Codes.TOKEN_EXPIRED.code) throw err;
+      await this.renewTokens(userId, signal ?? new AbortController().signal);
+      return this.route.history(userId, this.#tokens?.token, peerId, page, signal);
+    }
+  }
+
   offLine(userId: number, signal: AbortSignal | undefined, keepSession = false): Promise<void> {
     const g = this.#grant;
     if (!g) return Promise.resolve();

@@ -13,6 +13,11 @@ import { endpointUrl, relayUrl, usesRelay, type Connection, type ConnectionHandl
 export { checkVia, endpointUrl, isLoopbackHost, relayUrl, usesRelay, VIAS } from './endpoint.ts';
 export type { Connection, ConnectionHandlers, ConnectOptions, Endpoint, TransportKind, Via } from './endpoint.ts';
 
+/** A browser verifies certificates with its own trust store: the SDK's `ca`/`rejectUnauthorized` are Node options. */
+export function tlsFetch(): typeof fetch {
+  throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'ca and rejectUnauthorized are Node options; a browser trusts the certificates its own trust store trusts');
+}
+
 export function openConnection(kind: TransportKind, endpoint: Endpoint, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
   if (kind === 'tcp') return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'a browser has no TCP sockets; use transport "ws"'));
   const via = options.via ?? 'direct';

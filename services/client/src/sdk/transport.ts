@@ -6,14 +6,16 @@
  * A Connection only moves frames; login, heartbeat and reconnect live in client.ts.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
 import { decodeMessage, encodeMessage, encodeTcpFrame, type CimFrame } from '../../../common/src/codec.ts';
 import { FrameDecoder } from '../../../common/src/framing.ts';
-import { ClientErrorCode, CimClientError } from './errors.ts';
+import { certificateProblem, ClientErrorCode, CimClientError } from './errors.ts';
 import { checkVia, endpointUrl, relayUrl, usesRelay, type Connection, type ConnectionHandlers, type ConnectOptions, type Endpoint, type TransportKind } from './endpoint.ts';
 
 export { checkVia, endpointUrl, isLoopbackHost, relayUrl, usesRelay, VIAS } from './endpoint.ts';
-export type { Connection, ConnectionHandlers, ConnectOptions, Endpoint, TransportKind, Via } from './endpoint.ts';
+export type { ClientTls, Connection, ConnectionHandlers, ConnectOptions, Endpoint, TransportKind, Via } from './endpoint.ts';
+export { tlsFetch } from './tls-fetch.ts';
 
 /** Opens a connection; resolves once it is open, rejects with CONNECT_FAILED / TIMEOUT, or the signal's reason. */
 export function openConnection(kind: TransportKind, endpoint: Endpoint, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
@@ -29,8 +31,27 @@ export function openConnection(kind: TransportKind, endpoint: Endpoint, handlers
   if (via !== 'direct' && options.routeUrl === undefined) {
     return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `via "${via}" needs the route's URL`));
   }
-  const url = options.routeUrl !== undefined && usesRelay(via, options.routeUrl, endpoint) ? relayUrl(options.routeUrl, endpoint) : endpointUrl('ws', endpoint);
-  return openWs(url, handlers, options);
+  const relayed = options.routeUrl !== undefined && usesRelay(via, options.routeUrl, endpoint);
+  const url = relayed ? relayUrl(options.routeUrl!, endpoint) : endpointUrl('ws', endpoint);
+  // Direct: the server's certificate is checked against the name the route gave (else its ip); relayed: the route's.
+  return openWs(url, handlers, options, relayed ? undefined : endpoint.tlsName);
+}
+
+/** TLS options of a client socket: the caller's CA and strictness, and the name to verify. */
+function tlsOptions(options: ConnectOptions, servername: string | undefined) {
+  const tls = options.tls;
+  return {
+    ...(tls?.ca !== undefined ? { ca: tls.ca as string | Buffer | Array<string | Buffer> } : {}),
+    ...(tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+    ...(servername ? { servername } : {}),
+  };
+}
+
+/** A refused certificate rejects with TLS_UNTRUSTED (not retried: the same CA fails again); anything else is a closed connection. */
+function onSocketError(life: { fail(err: unknown): void; finish(reason: string): void; readonly isOpen: boolean }, label: string, url: string, err: Error): void {
+  const tls = life.isOpen ? undefined : certificateProblem(err);
+  if (tls) life.fail(new CimClientError(ClientErrorCode.TLS_UNTRUSTED, `${label} ${url}: ${tls}`, { cause: err }));
+  else life.finish(err.message);
 }
 
 /** What a transport gives the shared lifecycle: how to write a frame and how to drop the socket. */
@@ -85,6 +106,9 @@ function connectionLifecycle(
     get closed() {
       return closed;
     },
+    get isOpen() {
+      return opened;
+    },
     /** Watches the abort signal; false when it already fired (the promise is rejected). */
     watchAbort(): boolean {
       if (options.signal.aborted) {
@@ -116,9 +140,9 @@ function connectionLifecycle(
   };
 }
 
-function openWs(url: string, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
+function openWs(url: string, handlers: ConnectionHandlers, options: ConnectOptions, servername?: string): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { handshakeTimeout: options.timeoutMs, perMessageDeflate: false, maxPayload: options.maxFrameBytes });
+    const ws = new WebSocket(url, { handshakeTimeout: options.timeoutMs, perMessageDeflate: false, maxPayload: options.maxFrameBytes, ...(url.startsWith('wss:') ? tlsOptions(options, servername) : {}) });
     ws.binaryType = 'nodebuffer';
     const life = connectionLifecycle(
       'WebSocket',
@@ -143,7 +167,7 @@ function openWs(url: string, handlers: ConnectionHandlers, options: ConnectOptio
       if (!isBinary) return life.connection.close('protocol error: text frame');
       life.deliver(toBuffer(data));
     });
-    ws.on('error', (err) => life.finish(err.message));
+    ws.on('error', (err) => onSocketError(life, 'WebSocket', url, err));
     ws.on('close', (code, reason) => life.finish(`closed by server (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`));
   });
 }
@@ -157,7 +181,10 @@ function toBuffer(data: WebSocket.RawData): Buffer {
 function openTcp(endpoint: Endpoint, handlers: ConnectionHandlers, options: ConnectOptions): Promise<Connection> {
   const url = endpointUrl('tcp', endpoint);
   return new Promise((resolve, reject) => {
-    const socket: Socket = netConnect({ host: endpoint.ip, port: endpoint.cimServerPort, noDelay: true });
+    // tlsTcp: the server said its TCP port speaks TLS (--tls-tcp); the framing inside is the same.
+    const socket: Socket = endpoint.tlsTcp
+      ? tlsConnect({ host: endpoint.ip, port: endpoint.cimServerPort, ...tlsOptions(options, endpoint.tlsName) }).setNoDelay(true)
+      : netConnect({ host: endpoint.ip, port: endpoint.cimServerPort, noDelay: true });
     const decoder = new FrameDecoder(options.maxFrameBytes);
     const timer = setTimeout(
       () => life.fail(new CimClientError(ClientErrorCode.TIMEOUT, `TCP ${url}: not connected within ${options.timeoutMs} ms`)),
@@ -179,7 +206,7 @@ function openTcp(endpoint: Endpoint, handlers: ConnectionHandlers, options: Conn
       { resolve, reject, onSettled: () => clearTimeout(timer) },
     );
     if (!life.watchAbort()) return;
-    socket.on('connect', () => life.opened());
+    socket.on(endpoint.tlsTcp ? 'secureConnect' : 'connect', () => life.opened());
     socket.on('data', (chunk: Buffer) => {
       if (life.closed) return;
       let frames: Buffer[];
@@ -191,7 +218,7 @@ function openTcp(endpoint: Endpoint, handlers: ConnectionHandlers, options: Conn
       }
       for (const bytes of frames) life.deliver(bytes);
     });
-    socket.on('error', (err) => life.finish(err.message));
+    socket.on('error', (err) => onSocketError(life, 'TCP', url, err));
     socket.on('close', () => life.finish('closed by server'));
   });
 }

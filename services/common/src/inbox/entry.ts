@@ -3,7 +3,8 @@
  * and return exactly the same things. Stores validate their inputs even though callers already do:
  * a bad argument fails loudly here instead of being stored and replayed to a client forever.
  */
-import type { InboxEntry, InboxLimits, InboxMessage } from './types.ts';
+import { parseSeqEntry } from '../stored-entry.ts';
+import type { AppendResult, InboxEntry, InboxLimits, InboxMessage } from './types.ts';
 
 const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -16,7 +17,14 @@ export function checkUserId(userId: number): void {
 export function checkLimits(limits: InboxLimits): void {
   if (!isPositiveInt(limits.maxEntries)) throw new RangeError(`inbox: bad maxEntries ${String(limits.maxEntries)}`);
   if (!isPositiveInt(limits.ttlMs)) throw new RangeError(`inbox: bad ttlMs ${String(limits.ttlMs)}`);
+  if (limits.maxPerSender !== undefined && !isPositiveInt(limits.maxPerSender)) throw new RangeError(`inbox: bad maxPerSender ${String(limits.maxPerSender)}`);
 }
+
+/** Pending entries one sender may hold in one inbox: maxPerSender capped at maxEntries; Infinity when unbounded. */
+export const senderCap = (limits: InboxLimits): number => (limits.maxPerSender === undefined ? Number.POSITIVE_INFINITY : Math.min(limits.maxPerSender, limits.maxEntries));
+
+/** The refusal of an append beyond the per-sender bound. */
+export const REFUSED_PER_SENDER: AppendResult = Object.freeze({ seq: 0, duplicate: false, dropped: 0, refused: 'per-sender' });
 
 export function checkPage(afterSeq: number, limit: number): void {
   if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new RangeError(`inbox: bad afterSeq ${String(afterSeq)}`);
@@ -49,19 +57,4 @@ export function normalizeMessage(m: InboxMessage): InboxMessage {
 export const idempotencyKey = (m: InboxMessage): string => `${m.from.userId}:${m.msgId}`;
 
 /** Parses a stored entry; undefined when it is not one (never throws on stored bytes). */
-export function parseEntry(json: string): InboxEntry | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const { seq, ...message } = v as InboxEntry;
-  if (!isPositiveInt(seq)) return undefined;
-  try {
-    return { seq, ...normalizeMessage(message) };
-  } catch {
-    return undefined;
-  }
-}
+export const parseEntry = (json: string): InboxEntry | undefined => parseSeqEntry(json, normalizeMessage);

@@ -8,6 +8,9 @@
  * - seq is per user, starts at 1 and increases by exactly 1 per stored (non-duplicate) append.
  * - an entry leaves the inbox only when acknowledged, when the inbox exceeds maxEntries (oldest first,
  *   counted in AppendResult.dropped) or when the inbox expires ttlMs after its last append.
+ * - with limits.maxPerSender, one sender holds at most min(maxPerSender, maxEntries) pending entries in one
+ *   inbox: a further append is refused (refused = 'per-sender', nothing stored, no seq used), so one sender
+ *   can never fill the inbox and push the other senders' messages out. Acks, drops and expiry free room.
  * - pending returns entries in seq order.
  */
 
@@ -27,6 +30,8 @@ export interface InboxEntry extends InboxMessage {
 export interface InboxLimits {
   readonly maxEntries: number;
   readonly ttlMs: number;
+  /** most pending entries of one sender in one inbox (capped at maxEntries); absent = no per-sender bound */
+  readonly maxPerSender?: number | undefined;
 }
 
 export interface AppendResult {
@@ -34,6 +39,8 @@ export interface AppendResult {
   readonly duplicate: boolean;
   /** entries dropped to stay within maxEntries (lost: counted in metrics) */
   readonly dropped: number;
+  /** set when the append was refused: nothing was stored (seq is 0) */
+  readonly refused?: 'per-sender';
 }
 
 export interface InboxStore {

@@ -47,6 +47,8 @@ export interface ProcessClusterOptions {
   /** Extra command-line flags for every cim-server / for the route. */
   readonly serverArgs?: readonly string[];
   readonly routeArgs?: readonly string[];
+  /** For the harness's own calls to the route (a TLS route with a private CA needs one that trusts it). */
+  readonly fetch?: typeof fetch;
 }
 
 export interface ProcessCluster {
@@ -136,7 +138,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
   const routeArgs = (port: number) => ['route', ...common, '--host', '127.0.0.1', '--port', String(port), '--strategy', o.strategy ?? 'round-robin', ...(o.routeArgs ?? [])];
   const startRoute = async (port: number): Promise<RouteProcess> => {
     const { process: proc, line } = await spawnCim(o.cim, 'cim-route', routeArgs(port), 'cim-route started');
-    route = { url: `http://127.0.0.1:${Number(line['port'])}`, process: proc, kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000) };
+    route = { url: `${line['tls'] === true ? 'https' : 'http'}://127.0.0.1:${Number(line['port'])}`, process: proc, kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000) };
     return route;
   };
 
@@ -148,7 +150,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       await waitUntil(
         `the route to see ${count} live servers`,
         async () => {
-          const metrics = await fetch(`${routeUrl}/metrics`).then((r) => r.text());
+          const metrics = await (o.fetch ?? fetch)(`${routeUrl}/metrics`).then((r) => r.text());
           const live = /^cim_route_live_servers(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1];
           return Number(live) === count ? true : undefined;
         },

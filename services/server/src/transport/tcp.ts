@@ -1,5 +1,6 @@
 /** CIM's TCP transport: varint32 length-prefixed protobuf frames (Netty-compatible). */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions } from 'node:tls';
 import { FrameDecoder, FramingError } from '../../../common/src/framing.ts';
 import type { AddressLimiter } from '../limits.ts';
 import type { SessionHost } from '../session-host.ts';
@@ -11,6 +12,8 @@ export interface TcpTransportOptions {
   readonly maxFrameBytes: number;
   /** connections per remote address, counted with the WebSocket transport's */
   readonly perAddress?: AddressLimiter;
+  /** --tls-tcp: TLS around the same framing (a failed handshake never reaches a session) */
+  readonly tls?: SecureContextOptions | undefined;
 }
 
 export class TcpTransport {
@@ -20,7 +23,14 @@ export class TcpTransport {
 
   constructor(node: SessionHost, options: TcpTransportOptions) {
     this.#opts = options;
-    this.#server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.#accept(node, socket));
+    this.#server = options.tls
+      ? createTlsServer({ ...options.tls, noDelay: true, keepAlive: true, handshakeTimeout: 10_000 }, (socket) => this.#accept(node, socket))
+      : createServer({ noDelay: true, keepAlive: true }, (socket) => this.#accept(node, socket));
+  }
+
+  /** The tls.Server, for certificate reloads; undefined without TLS. */
+  get tlsServer(): { setSecureContext(options: SecureContextOptions): void } | undefined {
+    return this.#opts.tls ? (this.#server as unknown as { setSecureContext(options: SecureContextOptions): void }) : undefined;
   }
 
   #accept(node: SessionHost, socket: Socket): void {
