@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../e2e/harness/control-plane.ts';
 import { waitFor } from '../e2e/harness/processes.ts';
 import { saveArtifacts } from './harness/artifacts.ts';
 import { ChatUser } from './harness/chat.ts';
-import { cimStatus, componentSelector, pods, redisCli, remaining, serverConnections, waitClusterReady, waitPodsReady, zkMode } from './harness/cluster-checks.ts';
+import { cimStatus, componentSelector, pods, podTimeline, redisCli, remaining, serverConnections, waitClusterReady, waitPodsReady, zkMode } from './harness/cluster-checks.ts';
 import { cliFor } from './harness/commands.ts';
 import { portForward, type PortForward } from './harness/port-forward.ts';
 import { logDir, nodeExec, nodeExecNet, sendBoth } from './harness/journey-support.ts';
@@ -78,6 +78,8 @@ describe('the user journey on a real node', () => {
       await waitPodsReady(cli, NS, sel('cim-server'), 2);
       await waitPodsReady(cli, NS, sel('cim-route'), 1);
     });
+    // Seconds after the first pod's creation: where a slow Ready went (printed on every run, kept in the log).
+    process.stderr.write(`e2e-node: pod timeline ${JSON.stringify(await podTimeline(cli, NS))}\n`);
   });
 
   it('two `cim chat` users exchange private and group messages through kubectl port-forward', async () => {

@@ -90,7 +90,7 @@ describe('cim chat as a process', () => {
     const alice = startChat('cli-alice', ['--color', 'always']);
     await loggedIn(alice);
 
-    await alice.say(':all', /=+\n:q! +quit[\s\S]*:delay SECONDS MESSAGE… +send MESSAGE[\s\S]*@NAME TEXT +private message[^\n]*\n=+/);
+    await alice.say(':all', /=+\n:q! +quit[\s\S]*:delay SECONDS MESSAGE… +send MESSAGE[\s\S]*@NAME TEXT +private message[^\n]*\n#GROUPID TEXT +message to a named group[^\n]*\n=+/);
     await alice.say(':what', /! unknown command :what; the commands are:\n=+\n:q!/);
     await alice.say(':olu', /userId=\d+ userName=cli-alice \(you\)/);
     expect(alice.stdout.text).toMatch(/userId=\d+ userName=cli-albert/);

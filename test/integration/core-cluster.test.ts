@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command, type CimFrame } from '../../services/common/src/codec.ts';
 import { encodeLengthPrefixed } from '../../services/common/src/framing.ts';
+import { pushAuthHeader } from '../../services/common/src/push.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
 import { connectTcp, connectWs, type RawClient } from '../harness/raw-client.ts';
 import { routeApi, type LoginBody } from '../harness/route-api.ts';
@@ -241,7 +242,8 @@ describe('a cluster of two servers and a route', () => {
     const elsewhere = [alice, bob, carol].filter((u) => u.server.httpPort !== alice.server.httpPort);
     const res = await fetch(`http://${alice.server.ip}:${alice.server.httpPort}/push`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      // Pushes need the cluster's shared secret in every --auth mode (docs/decisions.md).
+      headers: { 'content-type': 'application/json', 'x-cim-push-auth': pushAuthHeader(cluster.authSecret) },
       body: JSON.stringify({ receivers: [alice, bob, carol].map((u) => u.userId), msg: 'batch push', properties: { sendUserId: '1', sendUserName: 'ops' } }),
     });
     const body = (await res.json()) as { code: string; dataBody: { delivered: number; offline: number[] } };

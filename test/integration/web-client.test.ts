@@ -4,7 +4,9 @@
  * security headers, two browser users sign up and chat in the group and privately (unread counts,
  * delivered/read marks), a browser user and a `cim chat` process talk both ways, and the server holding a
  * page's connection is SIGKILLed: the page shows `reconnecting`, comes back by itself and keeps chatting.
- * Every message is counted on both sides. Screenshots at 390x844 and 1280x800 go to test-artifacts/web/.
+ * Named groups: a page creates one, another joins it by id, they chat in it, a non-member gets nothing and the
+ * history comes back after a new login. Every message is counted on both sides. Screenshots at 390x844 and
+ * 1280x800 go to test-artifacts/web/.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -269,6 +271,77 @@ describe('web client in headless Chromium', () => {
     expect(all.slice(0, 5)).toEqual(['private bob to alice 1', 'private bob to alice 2', 'private bob to alice 3', 'private alice to bob 1', 'private alice to bob 2']);
     expect([...all.slice(5)].sort()).toEqual(['after the crash, alice', 'after the crash, bob']); // sent at once: either order
     await bob.screenshot({ path: join(ARTIFACTS, 'history-after-login-1280x800.png') });
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('named groups: one page creates a group, another joins it by id, 3 each way in order; a non-member gets 0; history after log in', async () => {
+    const gina = await openPage(1280, 800);
+    const hugo = await openPage(390, 844);
+    const ivan = await openPage(1280, 800);
+    await signUp(gina, 'web-gina');
+    await signUp(hugo, 'web-hugo');
+    await signUp(ivan, 'web-ivan');
+
+    // gina creates the group with the keyboard: the panel's first field has the focus, Enter submits.
+    await gina.getByRole('button', { name: '+ Group' }).click();
+    await gina.keyboard.type('web-team');
+    await gina.keyboard.press('Enter');
+    await expect.poll(() => gina.locator('#room-title').textContent(), { timeout: WAIT_MS }).toBe('web-team');
+    const groupId = await gina.locator('#room-info').getAttribute('data-group-id');
+    expect(groupId).toMatch(/^[1-9]\d*$/);
+    expect(await gina.getByRole('button', { name: `web-team, group ${groupId}` }).getAttribute('data-group-id')).toBe(groupId);
+
+    // hugo (phone width) joins it by the id gina's page shows.
+    await hugo.getByRole('button', { name: '+ Group' }).click();
+    await hugo.getByLabel('Group id to join').fill(groupId!);
+    await hugo.screenshot({ path: join(ARTIFACTS, 'group-join-390x844.png') });
+    await hugo.getByRole('button', { name: 'Join', exact: true }).click();
+    await expect.poll(() => hugo.locator('#room-title').textContent(), { timeout: WAIT_MS }).toBe('web-team');
+    expect(await hugo.locator('#group-panel').isHidden()).toBe(true);
+
+    // gina → hugo, 3, with hugo in the group: each once, in order, none in "Everyone online".
+    const fromGina = [1, 2, 3].map((i) => `team from gina ${i}`);
+    const fromHugo = [1, 2, 3].map((i) => `team from hugo ${i}`);
+    for (const text of fromGina) await send(gina, text);
+    expect(await waitForLines(hugo, false, 3)).toEqual(fromGina);
+    await expect.poll(() => marks(gina), { timeout: WAIT_MS }).toEqual(['sent', 'sent', 'sent']);
+    // hugo → gina, 3, while gina looks at "Everyone online": unread 3 on the group, then read there.
+    await open(gina, 'Everyone online');
+    for (const text of fromHugo) await send(hugo, text);
+    await expect.poll(() => unread(gina, 'web-team'), { timeout: WAIT_MS }).toBe(3);
+    await expect.poll(() => marks(hugo), { timeout: WAIT_MS }).toEqual(['sent', 'sent', 'sent']);
+    expect(await gina.locator('#messages li').count()).toBe(0);
+    await open(gina, 'web-team');
+    expect(await waitForLines(gina, false, 3)).toEqual(fromHugo);
+    expect(await gina.locator('#messages li .text').allTextContents()).toEqual([...fromGina, ...fromHugo]);
+    expect(await gina.getByRole('button', { name: /^web-team,/ }).locator('.badge').count()).toBe(0);
+    expect(await hugo.locator('#messages li .text').allTextContents()).toEqual([...fromGina, ...fromHugo]);
+    await gina.screenshot({ path: join(ARTIFACTS, 'group-1280x800.png') });
+    await hugo.screenshot({ path: join(ARTIFACTS, 'group-390x844.png') });
+
+    // ivan never joined: 0 of the 6. A private message sent after them is the barrier: once ivan has it,
+    // the group messages would have come before it had they been pushed to him.
+    await expect.poll(() => gina.getByRole('button', { name: /^web-ivan, online/ }).count(), { timeout: WAIT_MS }).toBe(1);
+    await open(gina, 'web-ivan');
+    await send(gina, 'private to ivan after the group');
+    await expect.poll(() => unread(ivan, 'web-gina'), { timeout: WAIT_MS }).toBe(1);
+    expect(await ivan.locator('#conversations button[data-group-id]').count()).toBe(0);
+    expect(await ivan.locator('#messages li').count()).toBe(0); // "Everyone online", open since sign-up
+    expect(await ivan.locator('#conversations .badge').allTextContents()).toEqual(['1']);
+
+    // hugo logs out and in: an empty page lists the group again and shows its history, each message once, in order.
+    await hugo.getByRole('button', { name: 'Log out' }).click();
+    await hugo.getByLabel('Name').fill('web-hugo');
+    await hugo.getByLabel('Password').fill(PASSWORD);
+    await hugo.getByRole('button', { name: 'Log in' }).click();
+    await expectState(hugo, 'ready');
+    await open(hugo, 'web-team');
+    await expect.poll(() => hugo.locator('#messages li .text').allTextContents(), { timeout: WAIT_MS }).toEqual([...fromGina, ...fromHugo]);
+    expect(await lines(hugo, true)).toEqual(fromHugo);
+    expect(await marks(hugo)).toEqual(['sent', 'sent', 'sent']);
+    expect(await hugo.locator('#room-info').getAttribute('data-group-id')).toBe(groupId);
+    await hugo.setViewportSize({ width: 1280, height: 800 });
+    await hugo.screenshot({ path: join(ARTIFACTS, 'group-history-1280x800.png') });
     expect(pageErrors).toEqual([]);
   }, 120_000);
 

@@ -65,6 +65,10 @@ export interface ServerSpec {
   replicas: number;
   tcpPort: number;
   httpPort: number;
+  /** --internal-port: pushes from routes and other servers; on the headless Service only, never on a client-facing one */
+  internalPort: number;
+  /** --metrics-port: /metrics on a port of its own (scraped via the pod annotations); absent = on httpPort */
+  metricsPort?: number;
   heartbeatTimeoutSeconds: number;
   shutdownTimeoutSeconds: number;
   logLevel: LogLevel;
@@ -78,6 +82,8 @@ export interface RouteSpec {
   image: string;
   replicas: number;
   port: number;
+  /** --metrics-port: /metrics on a port of its own (scraped via the pod annotations, in no Service); absent = on port */
+  metricsPort?: number;
   strategy: RouteStrategy;
   service: { type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' };
   logLevel: LogLevel;
@@ -184,6 +190,7 @@ export function withDefaults(spec: CimClusterSpecInput = {}): CimClusterSpec {
       replicas: server.replicas ?? 2,
       tcpPort: server.tcpPort ?? 11211,
       httpPort: server.httpPort ?? 8081,
+      internalPort: server.internalPort ?? 8082,
       heartbeatTimeoutSeconds: server.heartbeatTimeoutSeconds ?? 30,
       shutdownTimeoutSeconds: server.shutdownTimeoutSeconds ?? 10,
       logLevel: server.logLevel ?? 'info',

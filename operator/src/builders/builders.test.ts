@@ -1,7 +1,7 @@
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { makeCluster } from '../testing.ts';
-import { buildAuthSecret, buildChildren } from './index.ts';
+import { buildAuthSecret, buildChildren, isAuthSecretGenerated } from './index.ts';
 import { buildConfigMap } from './config.ts';
 import { buildRedisStatefulSet } from './redis.ts';
 import { buildRouteDeployment, buildRouteService, routeEndpoint } from './route.ts';
@@ -155,9 +155,11 @@ describe('cim-server', () => {
     expect(hash('/a')).not.toBe(hash('/b'));
   });
 
-  it('sends no auth secret when auth is disabled, and a user Secret when given', () => {
+  it('sends the auth secret even when auth is disabled (pushes always need it), and a user Secret when given', () => {
     const off = buildServerStatefulSet(makeCluster({ auth: { enabled: false } }));
-    expect(env(off.spec?.template.spec?.containers[0])).not.toHaveProperty('CIM_AUTH_SECRET');
+    expect(env(off.spec?.template.spec?.containers[0])).toMatchObject({ CIM_AUTH: 'cim', CIM_AUTH_SECRET: { secretKeyRef: { name: 'chat-auth', key: 'auth-secret' } } });
+    expect(isAuthSecretGenerated(makeCluster({ auth: { enabled: false } }))).toBe(true);
+    expect(isAuthSecretGenerated(makeCluster({ auth: { enabled: false, secretRef: { name: 'mine', key: 'k' } } }))).toBe(false);
     const own = buildRouteDeployment(makeCluster({ auth: { enabled: true, secretRef: { name: 'mine', key: 'k' } } }));
     expect(env(own.spec?.template.spec?.containers[0])['CIM_AUTH_SECRET']).toEqual({ secretKeyRef: { name: 'mine', key: 'k' } });
   });

@@ -24,16 +24,14 @@ export function buildConfigMap(cr: CimCluster): V1ConfigMap {
   };
 }
 
-/** The Secret holding the HMAC key, or undefined when auth is off. */
-export function authSecretRef(cr: CimCluster): SecretKeyRef | undefined {
-  const auth = cr.spec.auth;
-  if (!auth.enabled) return undefined;
-  return auth.secretRef ?? { name: childNames(cr).auth, key: AUTH_SECRET_KEY };
+/** The Secret holding the shared key: always, since pushes to servers are authenticated with it in every auth mode. */
+export function authSecretRef(cr: CimCluster): SecretKeyRef {
+  return cr.spec.auth.secretRef ?? { name: childNames(cr).auth, key: AUTH_SECRET_KEY };
 }
 
 /** Whether the operator owns (generates) the auth Secret, rather than the user. */
 export function isAuthSecretGenerated(cr: CimCluster): boolean {
-  return cr.spec.auth.enabled && cr.spec.auth.secretRef === undefined;
+  return cr.spec.auth.secretRef === undefined;
 }
 
 /**
@@ -55,8 +53,8 @@ export function secretEnv(cr: CimCluster): V1EnvVar[] {
   const auth = authSecretRef(cr);
   return [
     ...redisPasswordEnv(cr, 'CIM_REDIS_PASSWORD'),
-    // auth.enabled: password mode (passwords, tokens, authenticated pushes); disabled: CIM's open behaviour.
-    { name: 'CIM_AUTH', value: auth ? 'password' : 'cim' },
-    ...(auth ? [{ name: 'CIM_AUTH_SECRET', valueFrom: { secretKeyRef: { name: auth.name, key: auth.key } } }] : []),
+    // auth.enabled: password mode (passwords, tokens); disabled: CIM's open logins. Pushes need the key in both.
+    { name: 'CIM_AUTH', value: cr.spec.auth.enabled ? 'password' : 'cim' },
+    { name: 'CIM_AUTH_SECRET', valueFrom: { secretKeyRef: { name: auth.name, key: auth.key } } },
   ];
 }

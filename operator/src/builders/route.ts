@@ -38,7 +38,7 @@ export function buildRouteDeployment(cr: CimCluster): V1Deployment {
       template: {
         metadata: {
           labels: labels(cr, 'cim-route'),
-          annotations: { ...prometheusAnnotations(r.port), [ANNOTATION_CONFIG_HASH]: hashOf(configData(cr)) },
+          annotations: { ...prometheusAnnotations(r.metricsPort ?? r.port), [ANNOTATION_CONFIG_HASH]: hashOf(configData(cr)) },
         },
         spec: {
           affinity: preferSpread(cr, 'cim-route'),
@@ -53,6 +53,7 @@ export function buildRouteDeployment(cr: CimCluster): V1Deployment {
               env: [
                 { name: 'CIM_HOST', value: '0.0.0.0' },
                 { name: 'CIM_PORT', value: String(r.port) },
+                ...(r.metricsPort !== undefined ? [{ name: 'CIM_METRICS_PORT', value: String(r.metricsPort) }] : []),
                 { name: 'CIM_STRATEGY', value: r.strategy },
                 { name: 'CIM_LOG_LEVEL', value: r.logLevel },
                 // Logins answer with the servers' external addresses (spec.server.external) instead of pod IPs.
@@ -60,7 +61,7 @@ export function buildRouteDeployment(cr: CimCluster): V1Deployment {
                 ...secretEnv(cr),
                 ...tls.env,
               ],
-              ports: [{ name: 'http', containerPort: r.port, protocol: 'TCP' }],
+              ports: [{ name: 'http', containerPort: r.port, protocol: 'TCP' }, ...(r.metricsPort !== undefined ? [{ name: 'metrics', containerPort: r.metricsPort, protocol: 'TCP' }] : [])],
               ...cimProbes(cr.spec.tls ? 'HTTPS' : 'HTTP'),
               securityContext: restrictedContainer(true),
               ...(r.resources ? { resources: r.resources } : {}),

@@ -48,7 +48,7 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
       template: {
         metadata: {
           labels: labels(cr, 'cim-server'),
-          annotations: { ...prometheusAnnotations(s.httpPort), [ANNOTATION_CONFIG_HASH]: hashOf(configData(cr)) },
+          annotations: { ...prometheusAnnotations(s.metricsPort ?? s.httpPort), [ANNOTATION_CONFIG_HASH]: hashOf(configData(cr)) },
         },
         spec: {
           affinity: preferSpread(cr, 'cim-server'),
@@ -65,6 +65,9 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
                 { name: 'CIM_HOST', value: '0.0.0.0' },
                 { name: 'CIM_TCP_PORT', value: String(s.tcpPort) },
                 { name: 'CIM_HTTP_PORT', value: String(s.httpPort) },
+                // Pushes from the route and the other servers: reached by pod IP (ZooKeeper), never through a client-facing Service.
+                { name: 'CIM_INTERNAL_PORT', value: String(s.internalPort) },
+                ...(s.metricsPort !== undefined ? [{ name: 'CIM_METRICS_PORT', value: String(s.metricsPort) }] : []),
                 { name: 'CIM_ADVERTISE_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
                 { name: 'CIM_HEARTBEAT_TIMEOUT', value: String(s.heartbeatTimeoutSeconds) },
                 { name: 'CIM_SHUTDOWN_TIMEOUT', value: String(s.shutdownTimeoutSeconds) },
@@ -82,6 +85,8 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
               ports: [
                 { name: 'im', containerPort: s.tcpPort, protocol: 'TCP' },
                 { name: 'http', containerPort: s.httpPort, protocol: 'TCP' },
+                { name: 'internal', containerPort: s.internalPort, protocol: 'TCP' },
+                ...(s.metricsPort !== undefined ? [{ name: 'metrics', containerPort: s.metricsPort, protocol: 'TCP' }] : []),
               ],
               ...cimProbes(cr.spec.tls ? 'HTTPS' : 'HTTP'),
               lifecycle: { preStop: { sleep: { seconds: SERVER_PRESTOP_SECONDS } } },
@@ -100,7 +105,8 @@ export function buildServerStatefulSet(cr: CimCluster): V1StatefulSet {
 
 export function buildServerHeadlessService(cr: CimCluster): V1Service {
   const s = cr.spec.server;
-  return componentService(cr, childNames(cr).serverHeadless, 'cim-server', [tcpPort('im', s.tcpPort), tcpPort('http', s.httpPort)], { headless: true });
+  // In-cluster only, so it may name the internal port; the per-pod external Services (external.ts) must not.
+  return componentService(cr, childNames(cr).serverHeadless, 'cim-server', [tcpPort('im', s.tcpPort), tcpPort('http', s.httpPort), tcpPort('internal', s.internalPort)], { headless: true });
 }
 
 /** Voluntary disruptions (drains) take one server at a time, like scale-down does. */

@@ -29,6 +29,7 @@ describe.each([
   ['default cluster', makeCluster()],
   ['external stores with auth and a non-default port', makeCluster({ redis: { external: { url: 'redis://redis.example:6380' } }, zookeeper: { external: { connectString: 'zk-a:2181,zk-b:2181' } }, server: { tcpPort: 12000, httpPort: 9000 }, auth: { enabled: true } })],
   ['external access', makeCluster({ server: { external: { type: 'NodePort' } } })],
+  ['CIM open auth, metrics ports, another internal port', makeCluster({ auth: { enabled: false }, server: { internalPort: 9100, metricsPort: 9090 }, route: { metricsPort: 9091 } })],
 ])('operator manifests vs. service options: %s', (_name, cr) => {
   const config = buildConfigMap(cr).data ?? {};
 
@@ -40,7 +41,9 @@ describe.each([
     expect(options.tcpPort).toBe(cr.spec.server.tcpPort);
     expect(options.httpPort).toBe(cr.spec.server.httpPort);
     expect(options.host).toBe('0.0.0.0');
-    expect(container.ports?.map((p) => p.containerPort)).toEqual([options.tcpPort, options.httpPort]);
+    expect(options.internalPort).toBe(cr.spec.server.internalPort);
+    expect(options.metricsPort).toBe(cr.spec.server.metricsPort);
+    expect(container.ports?.map((p) => p.containerPort)).toEqual([options.tcpPort, options.httpPort, options.internalPort, ...(options.metricsPort ? [options.metricsPort] : [])]);
     expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
     // The kubelet expands $(POD_NAME) from the pod's name (chat-server-0 in this stand-in).
     expect(options.externalAddressFile?.replace('$(POD_NAME)', 'chat-server-0')).toBe(
@@ -52,7 +55,8 @@ describe.each([
     const container = buildRouteDeployment(cr).spec!.template.spec!.containers[0]!;
     expect(container.args?.[0]).toBe('route');
     const { options } = parseOptions(routeOptionSpecs, container.args!.slice(1), containerEnv(container, config));
-    expect(container.ports?.map((p) => p.containerPort)).toContain(options.port);
+    expect(container.ports?.map((p) => p.containerPort)).toEqual([options.port, ...(options.metricsPort ? [options.metricsPort] : [])]);
+    expect(options.metricsPort).toBe(cr.spec.route.metricsPort);
     expect(options.zkConnect).toBe(config['CIM_ZK_CONNECT']);
     expect(options.redisUrl).toBe(config['CIM_REDIS_URL']);
     expect(options.advertise).toBe(cr.spec.server.external ? 'external' : 'internal');
@@ -62,7 +66,7 @@ describe.each([
     const server = parseOptions(serverOptionSpecs, [], containerEnv(buildServerStatefulSet(cr).spec!.template.spec!.containers[0]!, config)).options;
     const route = parseOptions(routeOptionSpecs, [], containerEnv(buildRouteDeployment(cr).spec!.template.spec!.containers[0]!, config)).options;
     expect([route.zkConnect, route.zkRoot, route.redisUrl, route.authSecret]).toEqual([server.zkConnect, server.zkRoot, server.redisUrl, server.authSecret]);
-    expect(server.authSecret).toBe(cr.spec.auth.enabled ? 'secret-from-kubernetes' : undefined);
+    expect(server.authSecret).toBe('secret-from-kubernetes');
     expect([server.auth, route.auth]).toEqual(cr.spec.auth.enabled ? ['password', 'password'] : ['cim', 'cim']);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { systemClock } from '../../common/src/clock.ts';
 import { MemoryHistoryStore } from '../../common/src/history/memory.ts';
+import { MemoryGroupStore } from '../../common/src/groups/memory.ts';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../common/src/log.ts';
@@ -40,7 +41,7 @@ const upOptionSpecs = {
   strategy: { type: 'string', default: 'round-robin', choices: STRATEGIES, description: 'server selection for logins' },
   heartbeatTimeout: { type: 'number', default: 30, min: 0.1, description: 'seconds without a frame before a client is evicted' },
   auth: { type: 'string', default: 'password', choices: ['cim', 'password'], description: 'password: accounts have passwords and calls need tokens; cim: CIM\'s open behaviour (no password, no token)' },
-  authSecret: { type: 'string', optional: true, description: 'secret shared by servers and route (default in password mode: a random one per run)' },
+  authSecret: { type: 'string', optional: true, description: 'secret shared by servers and route (default: a random one per run)' },
   logLevel: { type: 'string', default: 'warn', choices: LOG_LEVELS, description: 'log level of the components' },
 } as const;
 type UpOptions = ParsedOptions<typeof upOptionSpecs>;
@@ -107,13 +108,14 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
     const sharedMemoryAuth = new MemoryAuthStore();
     // Conversations' history likewise (Redis: each component's own client on the same server).
     const sharedMemoryHistory = new MemoryHistoryStore(systemClock);
+    const sharedMemoryGroups = new MemoryGroupStore();
     const newStores = () => {
       const store = newStore();
-      return store instanceof RedisRouteStore ? { store, inbox: new RedisInboxStore(store.client) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth, history: sharedMemoryHistory };
+      return store instanceof RedisRouteStore ? { store, inbox: new RedisInboxStore(store.client) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth, history: sharedMemoryHistory, groups: sharedMemoryGroups };
     };
-    // Password mode (the default) needs a shared secret; one process tree, so a random one per run is enough.
+    // Every mode needs a shared secret (pushes are always authenticated); one process tree, so a random one per run is enough.
     const auth = (o.auth ?? 'password') as 'cim' | 'password';
-    const authSecret = o.authSecret ?? (auth === 'password' ? randomBytes(32).toString('base64url') : undefined);
+    const authSecret = o.authSecret ?? randomBytes(32).toString('base64url');
     const newMeta = (): MetaStore => {
       const meta = mode === 'embedded' ? new MemoryMetaStore(hub) : new ZkMetaStore({ connect: zkConnect!, root: '/cim', sessionTimeoutMs: 6000, log });
       cleanups.push(() => meta.close());

@@ -51,6 +51,10 @@ export const Prop = {
   afterSeq: 'afterSeq',
   /** GOAWAY: "1" when the client should reconnect */
   reconnect: 'reconnect',
+  /** MESSAGE (both ways), MESSAGE_ACK: the named group of a group message (docs/delivery.md "Named groups") */
+  groupId: 'groupId',
+  /** MESSAGE s->c, MESSAGE_ACK: the message's sequence in its named group */
+  gseq: 'gseq',
 } as const;
 
 /** RECEIPT statuses. */

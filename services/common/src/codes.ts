@@ -44,6 +44,14 @@ export const Codes = {
   IDP_UNAVAILABLE: { code: '9305', message: 'Identity provider unavailable, please retry', retryable: true },
   /** The sender already holds --inbox-max-per-sender pending messages in this receiver's inbox: nothing was stored. */
   INBOX_SENDER_LIMIT: { code: '7310', message: 'Too many pending messages to this user, wait until they are read', retryable: false },
+  /** Named groups: the caller is not a member of the group (sending, reading its members or history, admin acts), or the target user is not. */
+  GROUP_NOT_MEMBER: { code: '7320', message: 'Not a member of this group', retryable: false },
+  /** Named groups: no group has this id. */
+  GROUP_UNKNOWN: { code: '7330', message: 'No such group', retryable: false },
+  /** Named groups: the caller's role does not allow it (admins invite, remove, rename; the owner sets roles), the group is closed (invitation only), or the act targets the owner. */
+  GROUP_FORBIDDEN: { code: '7340', message: 'Not allowed in this group', retryable: false },
+  /** Named groups: the group has --group-max-members members. */
+  GROUP_FULL: { code: '7350', message: 'Group is full', retryable: false },
 } as const satisfies Record<string, WireCode>;
 export type CodeName = keyof typeof Codes;
 

@@ -28,7 +28,8 @@ export interface ReadinessCheck {
   isReady(): boolean;
 }
 
-export function registerOpsRoutes(app: FastifyInstance, registry: Registry, checks: readonly ReadinessCheck[], isShuttingDown: () => boolean = () => false): void {
+/** `metrics: false`: /metrics is served on its own port instead (--metrics-port, createMetricsApp). */
+export function registerOpsRoutes(app: FastifyInstance, registry: Registry, checks: readonly ReadinessCheck[], isShuttingDown: () => boolean = () => false, options: { readonly metrics?: boolean } = {}): void {
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
   app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {
     const failing = checks.filter((c) => !c.isReady()).map((c) => c.name);
@@ -36,13 +37,22 @@ export function registerOpsRoutes(app: FastifyInstance, registry: Registry, chec
     if (failing.length > 0) return reply.code(503).send({ status: 'not ready', failing });
     return { status: 'ready' };
   });
+  if (options.metrics !== false) registerMetricsRoute(app, registry);
+  instrumentRequests(app, registry);
+}
+
+function registerMetricsRoute(app: FastifyInstance, registry: Registry): void {
   app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
+}
 
-  const duration = new Histogram({
-    name: `cim_http_request_duration_seconds`,
+/** Request durations of every app of a process (public, internal) into one histogram of its registry. */
+export function instrumentRequests(app: FastifyInstance, registry: Registry): void {
+  const name = 'cim_http_request_duration_seconds';
+  const duration = (registry.getSingleMetric(name) as Histogram<'method' | 'route' | 'status_code'> | undefined) ?? new Histogram({
+    name,
     help: 'HTTP request duration by route and status code',
     labelNames: ['method', 'route', 'status_code'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
@@ -51,6 +61,16 @@ export function registerOpsRoutes(app: FastifyInstance, registry: Registry, chec
   app.addHook('onResponse', async (req, reply) => {
     duration.observe({ method: req.method, route: req.routeOptions.url ?? 'unknown', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
+}
+
+/**
+ * --metrics-port: an app serving only /metrics (everything else 404). Plain HTTP even when the main port has
+ * TLS: Prometheus scrapes it inside the cluster without the clients' CA, and it carries no credential.
+ */
+export function createMetricsApp(log: Logger, registry: Registry): FastifyInstance {
+  const app = createHttpApp(log, 1024);
+  registerMetricsRoute(app, registry);
+  return app;
 }
 
 /**

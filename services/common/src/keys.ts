@@ -27,4 +27,20 @@ export const keys = {
   historySeq: (conversation: string) => `cim:history:seq:{${conversation}}`,
   /** sorted set: `senderId:msgId` -> seq, for idempotent appends; trimmed to 2 x the bound */
   historyIds: (conversation: string) => `cim:history:ids:{${conversation}}`,
+  // Named groups (docs/delivery.md "Named groups"): one group's keys share the hash tag `{g:<id>}`, the same as
+  // its history conversation, so its scripts run on a Redis Cluster too.
+  /** string: the last groupId handed out */
+  groupLastId: 'cim:group:last-id',
+  /** hash: name, owner, open ("1"/"0"), createdAt */
+  group: (groupId: number | string) => `cim:group:{g:${groupId}}`,
+  /** hash: userId -> role (owner, admin, member) */
+  groupMembers: (groupId: number | string) => `cim:group:members:{g:${groupId}}`,
+  /** string counter: the group's last gseq; never expires */
+  groupSeq: (groupId: number | string) => `cim:group:seq:{g:${groupId}}`,
+  /** sorted set: `senderId:msgId` -> gseq, so a retried send keeps its gseq; trimmed */
+  groupIds: (groupId: number | string) => `cim:group:ids:{g:${groupId}}`,
+  /** string with TTL: the holder of the group's fan-out lock */
+  groupLock: (groupId: number | string) => `cim:group:lock:{g:${groupId}}`,
+  /** set: the user's groupIds (an index of the members hashes, repaired on read) */
+  userGroups: (userId: number | string) => `cim:group:mine:{${userId}}`,
 } as const;

@@ -5,7 +5,7 @@
 import { Prop } from './codec.ts';
 import type { InboxEntry } from './inbox/types.ts';
 
-/** sendUserId, sendUserName, msgId, sentAt, chatType, seq (receiveUserId is set per recipient). */
+/** sendUserId, sendUserName, msgId, sentAt, chatType, seq, and groupId + gseq of a named group's message (receiveUserId is set per recipient). */
 export function inboxEntryProperties(entry: InboxEntry): Record<string, string> {
   return {
     [Prop.sendUserId]: String(entry.from.userId),
@@ -14,5 +14,6 @@ export function inboxEntryProperties(entry: InboxEntry): Record<string, string> 
     [Prop.sentAt]: String(entry.sentAt),
     [Prop.chatType]: entry.chatType,
     [Prop.seq]: String(entry.seq),
+    ...(entry.groupId !== undefined && entry.gseq !== undefined ? { [Prop.groupId]: String(entry.groupId), [Prop.gseq]: String(entry.gseq) } : {}),
   };
 }

@@ -7,6 +7,7 @@
  *   after and never decides storage. The entry leaves the inbox when the receiver acknowledges it.
  * - group ("everyone online", CIM's group chat): live only, at most once; one broadcast push per live
  *   server, never one call per user and never a Redis scan.
+ * - named group (sendToGroup, groups/fan-out.ts): like private, into every other member's inbox, in gseq order.
  * - receipts: best effort, live, to the sender's server.
  */
 import { randomUUID } from 'node:crypto';
@@ -19,6 +20,8 @@ import type { Logger } from './log.ts';
 import { inboxEntryProperties } from './message-props.ts';
 import type { MetaStore } from './meta-store/types.ts';
 import type { PushTransport } from './push.ts';
+import { sendToNamedGroup, type GroupSent } from './groups/fan-out.ts';
+import type { GroupStore } from './groups/types.ts';
 
 /** Who exists and where they are connected (RouteStore, or its account/presence parts). */
 export interface RouterDirectory {
@@ -47,6 +50,8 @@ export interface MessageRouterOptions {
   readonly onHistoryFailed?: () => void;
   /** appends refused by a bound (per-sender: --inbox-max-per-sender; for cim_inbox_refused_total) */
   readonly onRefused?: (reason: 'per-sender') => void;
+  /** named groups (groups/fan-out.ts); absent: every group send is refused with 7330 */
+  readonly groups?: GroupStore | undefined;
 }
 
 export interface OutgoingMessage {
@@ -170,6 +175,16 @@ export class MessageRouter {
       this.#o.log.warn({ err, server, to, seq: entry.seq }, 'live push failed; the message stays in the inbox');
       return false;
     }
+  }
+
+  /**
+   * A named group's message, into every other member's inbox (same msgId, one gseq), SENT after all appends;
+   * `push()` then delivers live, one push per server. @throws DeliveryError (7330, 7320, 7200).
+   */
+  sendToGroup(from: Sender, groupId: number, message: OutgoingMessage): Promise<GroupSent> {
+    const groups = this.#o.groups;
+    if (!groups) return Promise.reject(new DeliveryError(Codes.GROUP_UNKNOWN, 'named groups are not configured here'));
+    return sendToNamedGroup({ ...this.#o, groups }, from, groupId, message);
   }
 
   /** Broadcasts to everyone online except the sender; returns how many receivers it reached. */

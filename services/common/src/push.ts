@@ -21,6 +21,8 @@ export const PUSH_COMMANDS: readonly PushCommand[] = ['MESSAGE', 'OFFLINE', 'REC
 export interface PushRequest {
   /** Explicit recipients (private and batch pushes). */
   readonly receivers?: readonly number[];
+  /** Per receiver (same index): its inbox seq, set as `seq` of its frame (a named group's message has one seq per member inbox). */
+  readonly seqs?: readonly number[];
   /** Deliver to every user logged in on the server (CIM's group chat: "everyone online"). */
   readonly broadcast?: boolean;
   readonly excludeUserIds?: readonly number[];
@@ -49,6 +51,7 @@ export const pushRequestSchema = {
   anyOf: [{ required: ['msg'] }, { required: ['batchMsg'] }],
   properties: {
     receivers: { type: 'array', maxItems: 100_000, items: { type: 'integer', minimum: 1 } },
+    seqs: { type: 'array', maxItems: 100_000, items: { type: 'integer', minimum: 1 } },
     broadcast: { type: 'boolean' },
     excludeUserIds: { type: 'array', maxItems: 100_000, items: { type: 'integer', minimum: 1 } },
     msg: { type: 'string' },
@@ -135,8 +138,12 @@ export class HttpPushTransport implements PushTransport {
   readonly #pending = new Map<string, PendingPush[]>();
   readonly #inFlight = new Map<string, number>();
 
-  constructor(options: { timeoutMs?: number; authSecret?: string | undefined; tls?: PushTlsOptions | undefined } = {}) {
+  readonly #internalPortOf: (server: string) => number | undefined;
+
+  /** `internalPortOf`: the port a server published for pushes (--internal-port, in its ZooKeeper data), read at every batch; else its httpPort. */
+  constructor(options: { timeoutMs?: number; authSecret?: string | undefined; tls?: PushTlsOptions | undefined; internalPortOf?: (server: string) => number | undefined } = {}) {
     this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#internalPortOf = options.internalPortOf ?? (() => undefined);
     this.#tls = options.tls;
     if (options.tls) this.#httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 16, scheduling: 'lifo', ...(options.tls.ca ? { ca: options.tls.ca } : {}) });
     this.#headers = { 'content-type': 'application/json' };
@@ -187,7 +194,7 @@ export class HttpPushTransport implements PushTransport {
       if (left === 0) this.#flush(server);
     };
     const body = JSON.stringify({ pushes: batch.map((p) => p.request) });
-    const target = { host: addr.host, port: addr.httpPort, path: '/push/batch', method: 'POST', headers: { ...this.#headers, 'content-length': Buffer.byteLength(body) } };
+    const target = { host: addr.host, port: this.#internalPortOf(server) ?? addr.httpPort, path: '/push/batch', method: 'POST', headers: { ...this.#headers, 'content-length': Buffer.byteLength(body) } };
     // A TLS server is verified against the name it published (a pod IP is rarely in a certificate), else its address.
     const tls = this.#tls?.of(server);
     const onResponse = (res: IncomingMessage): void => {
@@ -223,7 +230,7 @@ export class HttpPushTransport implements PushTransport {
   }
 }
 
-/** Servers with an auth secret accept pushes only from holders of the secret (routes, other servers). */
+/** Servers accept pushes only from holders of the shared secret (routes, other servers), in every --auth mode. */
 export function pushAuthHeader(secret: string): string {
   return createHash('sha256').update(`cim-push:${secret}`).digest('base64url');
 }

@@ -11,6 +11,11 @@ describe('server address', () => {
     expect(parseServerAddress(value)).toBeUndefined();
   });
 
+  it('reads a published internal (push) port only when it is a valid port', () => {
+    expect(parseServerNodeData(Buffer.from('{"internalPort":8082}'))?.internalPort).toBe(8082);
+    for (const bad of ['0', '65536', '"8082"', '1.5', 'null']) expect(parseServerNodeData(Buffer.from(`{"internalPort":${bad}}`))).not.toHaveProperty('internalPort');
+  });
+
   it('ignores node data that is not this project JSON', () => {
     expect(parseServerNodeData(Buffer.from('not json'))).toBeUndefined();
     expect(parseServerNodeData(Buffer.alloc(0))).toBeUndefined();

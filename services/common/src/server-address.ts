@@ -20,6 +20,8 @@ export interface ServerNodeData {
   readonly external?: ServerAddress;
   /** Present when the server's HTTP/WebSocket port speaks TLS (see ServerTls). */
   readonly tls?: ServerTls;
+  /** --internal-port: where the server takes pushes (/push, /push/batch); absent = on httpPort (CIM's layout). */
+  readonly internalPort?: number;
 }
 
 /** How to reach a TLS server: `tcp` its TCP port is TLS too; `name` the certificate name to verify instead of the address. */
@@ -72,6 +74,7 @@ export function parseServerNodeData(raw: Buffer | undefined): ServerNodeData | u
       startedAt: typeof v.startedAt === 'number' ? v.startedAt : 0,
       ...withExternal(parseExternalAddress(v.external)),
       ...withTls(v.tls),
+      ...(typeof v.internalPort === 'number' && isPort(v.internalPort) ? { internalPort: v.internalPort } : {}),
     };
   } catch {
     return undefined; // a foreign or older writer: the node name alone is enough

@@ -16,6 +16,9 @@ import { clientAddress } from '../../common/src/server-address.ts';
 import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
 import { externalLogin, idTokenSchema, registerAuthRoutes } from './auth-routes.ts';
 import { registerHistoryRoutes } from './history-routes.ts';
+import { registerGroupRoutes } from './groups-routes.ts';
+import type { GroupStore } from '../../common/src/groups/types.ts';
+import { DEFAULT_GROUP_MAX_MEMBERS } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import type { RouteAuth } from './auth.ts';
 import { login, type LoginDeps } from './login.ts';
@@ -27,6 +30,10 @@ export interface RouteAppDeps {
   readonly router: MessageRouter;
   /** conversations' server-side history (POST /history); absent = off (--history-max 0) */
   readonly history?: HistoryStore | undefined;
+  /** named groups (POST /groups/*); absent = none */
+  readonly groups?: GroupStore | undefined;
+  /** --group-max-members */
+  readonly groupMaxMembers?: number;
   readonly loginDeps: LoginDeps;
   readonly registry: Registry;
   readonly metrics: RouteMetrics;
@@ -43,6 +50,8 @@ export interface RouteAppDeps {
   readonly rateLimits?: { readonly registerPerMinute: number; readonly loginPerMinute: number };
   /** --tls-cert/--tls-key: HTTPS (and WSS for /relay) on the route's port */
   readonly https?: TlsMaterial | undefined;
+  /** false: /metrics is served on --metrics-port instead */
+  readonly metricsRoute?: boolean;
 }
 
 // Names as CIM accepts them (`:`, `;`, spaces, any script) up to a generous length, except what is dangerous on a
@@ -93,7 +102,7 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
   // Every route is declared inside this scope, which loads after swagger: swagger sees them all.
   app.register(async (api) => {
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-    registerOpsRoutes(api, deps.registry, deps.checks);
+    registerOpsRoutes(api, deps.registry, deps.checks, undefined, { metrics: deps.metricsRoute !== false });
     const { auth } = deps;
     const passwordMode = auth.mode === 'password';
     /** The one size check of every path: VALIDATION_FAIL with the same reason as an in-band MESSAGE_ACK. */
@@ -276,7 +285,8 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
       },
     );
 
-    registerHistoryRoutes(api, { history: deps.history, auth, tokenSchema: token });
+    registerHistoryRoutes(api, { history: deps.history, groups: deps.groups, auth, tokenSchema: token });
+    if (deps.groups) registerGroupRoutes(api, { groups: deps.groups, router: deps.router, accounts: deps.store, auth, tokenSchema: token, maxMembers: deps.groupMaxMembers ?? DEFAULT_GROUP_MAX_MEMBERS, maxMessageBytes, clock: deps.clock });
 
     api.get('/onlineUser', { schema: { response: { 200: envelopeSchema({ type: ['array', 'null'], items: accountSchema }) } } }, async () => {
       const users = await deps.store.onlineUsers();

@@ -5,7 +5,8 @@ import { STRATEGIES } from '../../common/src/selection.ts';
 
 export const routeOptionSpecs = {
   host: { type: 'string', default: '0.0.0.0', description: 'address to bind the HTTP listener to' },
-  port: { type: 'int', default: 8083, min: 0, max: 65535, description: 'HTTP port (CIM API, /healthz, /readyz, /metrics); 0 = any free port' },
+  port: { type: 'int', default: 8083, min: 0, max: 65535, description: 'HTTP port (CIM API, /healthz, /readyz, and /metrics unless --metrics-port is set); 0 = any free port' },
+  metricsPort: { type: 'int', optional: true, min: 0, max: 65535, description: 'port serving /metrics (plain HTTP, bound to --host), which --port then answers 404; 0 = any free port. Default: unset, /metrics on --port' },
   zkConnect: { type: 'string', default: '127.0.0.1:2181', description: 'ZooKeeper connect string' },
   zkRoot: { type: 'string', default: '/cim', description: 'ZooKeeper parent node of the server registrations' },
   zkSessionTimeout: { type: 'int', default: 10_000, min: 1000, description: 'ZooKeeper session timeout in ms' },
@@ -14,7 +15,7 @@ export const routeOptionSpecs = {
   strategy: { type: 'string', default: 'round-robin', choices: STRATEGIES, description: 'server selection for logins' },
   pendingLoginTtl: { type: 'number', default: 20, min: 1, description: 'seconds a login holds the user online until the client connects to the chosen server (which then keeps it online)' },
   auth: { type: 'string', default: 'password', choices: ['cim', 'password'], description: 'password: accounts have passwords, /login issues short-lived tokens that every call acting for a user needs (needs --auth-secret); cim: CIM\'s open behaviour for CIM\'s own clients (no password, no token)' },
-  authSecret: { type: 'string', optional: true, description: 'secret shared with the servers: signs tokens and authenticates pushes (required with --auth password)' },
+  authSecret: { type: 'string', optional: true, description: 'secret shared with the servers: authenticates pushes and signs tokens. Required in every --auth mode (servers refuse unauthenticated pushes)' },
   authJwksUrl: { type: 'string', optional: true, description: 'OIDC: JWKS URL of the identity provider; /registerAccount and /login then accept an id token (idToken) instead of a password (needs --auth-issuer and --auth-audience; --auth password)' },
   authIssuer: { type: 'string', optional: true, description: 'OIDC: the issuer (iss) id tokens must have' },
   authAudience: { type: 'string', optional: true, description: 'OIDC: the audience (aud) id tokens must have (the client id of cim at the provider)' },
@@ -38,6 +39,7 @@ export const routeOptionSpecs = {
   inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'most pending private messages kept per user (oldest dropped first, counted in metrics)' },
   inboxMaxPerSender: { type: 'int', default: 200, min: 1, max: 1_000_000, description: 'most pending private messages one sender may hold in one user\'s inbox (capped at --inbox-max); more are refused with 7310 and counted in cim_inbox_refused_total, so one sender cannot push the others\' messages out' },
   inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'seconds a user\'s inbox lives after its last append (default 3 days)' },
+  groupMaxMembers: { type: 'int', default: 1000, min: 1, max: 100_000, description: 'most members of one named group; a join or invite beyond is refused with 7350' },
   historyMax: { type: 'int', default: 1000, min: 0, max: 100_000, description: 'most messages kept per conversation on the server for history paging (oldest out first); 0 turns server-side history off' },
   historyTtl: { type: 'int', default: 2_592_000, min: 1, description: 'seconds a conversation\'s history lives after its last message (default 30 days)' },
   webConnectSrc: { type: 'string', optional: true, description: 'comma-separated extra sources (scheme://host[:port]) the web client at /app/ may connect to besides the route itself, for servers it reaches directly' },

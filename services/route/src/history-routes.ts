@@ -4,7 +4,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Codes } from '../../common/src/codes.ts';
-import { MAX_HISTORY_PAGE, privateConversation, type HistoryStore } from '../../common/src/history/types.ts';
+import { groupConversation, MAX_HISTORY_PAGE, privateConversation, type HistoryStore } from '../../common/src/history/types.ts';
+import type { GroupStore } from '../../common/src/groups/types.ts';
+import { memberOnly } from './groups-routes.ts';
 import { envelope, envelopeSchema } from '../../common/src/status.ts';
 import type { RouteAuth } from './auth.ts';
 
@@ -27,22 +29,26 @@ export const DEFAULT_HISTORY_PAGE = 50;
 interface HistoryBody {
   userId: number;
   token?: string;
-  peerId: number;
+  peerId?: number;
+  /** a named group's history instead of a private conversation (members only) */
+  groupId?: number;
   beforeSeq?: number;
   limit?: number;
 }
 
-export function registerHistoryRoutes(api: FastifyInstance, deps: { readonly history: HistoryStore | undefined; readonly auth: RouteAuth; readonly tokenSchema: object }): void {
+export function registerHistoryRoutes(api: FastifyInstance, deps: { readonly history: HistoryStore | undefined; readonly groups?: GroupStore | undefined; readonly auth: RouteAuth; readonly tokenSchema: object }): void {
   api.post<{ Body: HistoryBody }>(
     '/history',
     {
       schema: {
-        description: 'A page of the private conversation between userId and peerId, oldest first: the newest `limit` messages before `beforeSeq` (all when absent). Page backwards with beforeSeq = the first seq of the previous page.',
+        description: 'A page of the private conversation between userId and peerId, or of group groupId (members only), oldest first: the newest `limit` messages before `beforeSeq` (all when absent). Page backwards with beforeSeq = the first seq of the previous page.',
         body: {
           type: 'object',
-          required: ['userId', 'peerId'],
+          required: ['userId'],
+          // One conversation: with a peer, or of a named group (its entries' `to` is the groupId).
+          oneOf: [{ required: ['peerId'] }, { required: ['groupId'] }],
           additionalProperties: false,
-          properties: { userId, token: deps.tokenSchema, peerId: userId, beforeSeq: userId, limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_PAGE } },
+          properties: { userId, token: deps.tokenSchema, peerId: userId, groupId: userId, beforeSeq: userId, limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_PAGE } },
         },
         response: { 200: envelopeSchema({ type: ['object', 'null'], additionalProperties: false, properties: { enabled: { type: 'boolean' }, messages: { type: 'array', items: entrySchema } } }) },
       },
@@ -53,8 +59,15 @@ export function registerHistoryRoutes(api: FastifyInstance, deps: { readonly his
       if (auth.mode !== 'password') return envelope(Codes.UNAUTHORIZED, null, `${Codes.UNAUTHORIZED.message}: server-side history needs --auth password`);
       const checked = await auth.authorize(req.body.userId, req.body.token);
       if (!checked.ok) return envelope(checked.code);
+      const { groupId, peerId } = req.body;
+      if (groupId !== undefined) {
+        if (!deps.groups) return envelope(Codes.GROUP_UNKNOWN);
+        const refused = await memberOnly(deps.groups, groupId, req.body.userId);
+        if (refused) return refused;
+      }
       if (!deps.history) return envelope(Codes.SUCCESS, { enabled: false, messages: [] });
-      const messages = await deps.history.page(privateConversation(req.body.userId, req.body.peerId), req.body.beforeSeq, req.body.limit ?? DEFAULT_HISTORY_PAGE);
+      const conversation = groupId !== undefined ? groupConversation(groupId) : privateConversation(req.body.userId, peerId!);
+      const messages = await deps.history.page(conversation, req.body.beforeSeq, req.body.limit ?? DEFAULT_HISTORY_PAGE);
       return envelope(Codes.SUCCESS, { enabled: true, messages });
     },
   );

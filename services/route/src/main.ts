@@ -9,6 +9,8 @@ import { createMetricsRegistry } from '../../common/src/metrics.ts';
 import { parseCommandLine } from '../../common/src/options.ts';
 import type { InboxStore } from '../../common/src/inbox/types.ts';
 import { historyOf } from '../../common/src/history/select.ts';
+import { groupsOf } from '../../common/src/groups/select.ts';
+import type { GroupStore } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
@@ -17,6 +19,7 @@ import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { advertisable } from '../../common/src/server-address.ts';
 import { createStrategy, type SelectionStrategy, type StrategyName } from '../../common/src/selection.ts';
 import { bounded, serveUntilSignal } from '../../common/src/shutdown.ts';
+import { createMetricsApp } from '../../common/src/http.ts';
 import type { AuthStore } from '../../common/src/auth-store.ts';
 import { MemoryAuthStore } from '../../common/src/auth-store-memory.ts';
 import { RedisAuthStore } from '../../common/src/auth-store-redis.ts';
@@ -36,6 +39,8 @@ export interface CimRouteDeps {
   readonly inbox: InboxStore;
   /** conversations' server-side history (default: Redis beside the route store, else memory) */
   readonly history?: HistoryStore;
+  /** named groups (default: Redis beside the route store, else memory) */
+  readonly groups?: GroupStore;
   readonly meta: MetaStore;
   /** tokens, revocations, failure counters (default: on the route store's Redis, or in memory) */
   readonly auth?: AuthStore;
@@ -47,6 +52,8 @@ export interface CimRouteDeps {
 
 export interface CimRouteHandle {
   readonly port: number;
+  /** --metrics-port as bound, else undefined */
+  readonly metricsPort: number | undefined;
   readonly url: string;
   stop(): Promise<void>;
 }
@@ -58,6 +65,8 @@ function externalOnly(strategy: SelectionStrategy): SelectionStrategy {
 
 export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Promise<CimRouteHandle> {
   const clock = deps.clock ?? systemClock;
+  // Servers refuse unauthenticated pushes in every mode (docs/decisions.md): fail here, not at the first message.
+  if (!config.authSecret) throw new Error(`cim route needs --auth-secret (also with --auth ${config.auth}): servers accept pushes only with it`);
   const auth = new RouteAuth({
     mode: (config.auth ?? 'password') as AuthMode,
     secret: config.authSecret,
@@ -78,10 +87,13 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
   const tlsFiles = tlsFilesFrom(config.tlsCert, config.tlsKey);
   const tlsMaterial = tlsFiles ? loadTlsMaterial(tlsFiles) : undefined;
   const serverTlsCa = config.serverTlsCa ? readCaFile(config.serverTlsCa, '--server-tls-ca') : undefined;
-  const push = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret, tls: { of: (id) => deps.meta.servers().find((s) => s.id === id)?.data?.tls, ca: serverTlsCa } });
+  const dataOf = (id: string) => deps.meta.servers().find((s) => s.id === id)?.data;
+  // Pushes go to the port a server published for them (--internal-port), else its HTTP port.
+  const push = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret, tls: { of: (id) => dataOf(id)?.tls, ca: serverTlsCa }, internalPortOf: (id) => dataOf(id)?.internalPort });
   const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
   const history = historyOf(config, deps, clock);
-  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history, onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
+  const groups = groupsOf(deps);
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history, groups, onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
   await deps.meta.start();
   metrics.servers.set(deps.meta.servers().length);
   const offWatch = deps.meta.onChange((servers) => {
@@ -92,6 +104,8 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     store: deps.store,
     router,
     history: history?.store,
+    groups,
+    groupMaxMembers: config.groupMaxMembers,
     loginDeps: {
       store: deps.store,
       meta: deps.meta,
@@ -112,6 +126,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     maxMessageBytes: config.maxMessageBytes,
     rateLimits: { registerPerMinute: config.registerRateLimit, loginPerMinute: config.loginRateLimit },
     https: tlsMaterial,
+    metricsRoute: config.metricsPort === undefined,
   });
   const tlsReloader = tlsFiles && tlsMaterial ? new TlsReloader({ files: tlsFiles, initial: tlsMaterial, log: deps.log, intervalMs: config.tlsReloadInterval * 1000 }).add(app.server as unknown as SecureContextTarget) : undefined;
   tlsReloader?.start();
@@ -129,15 +144,20 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  deps.log.info({ port, strategy: config.strategy, auth: auth.mode, tls: tlsMaterial !== undefined }, 'cim-route started');
+  const metricsApp = config.metricsPort !== undefined ? createMetricsApp(deps.log, registry) : undefined;
+  await metricsApp?.listen({ host: config.host, port: config.metricsPort ?? 0 });
+  const metricsAddr = metricsApp?.server.address();
+  const metricsPort = typeof metricsAddr === 'object' && metricsAddr ? metricsAddr.port : undefined;
+  deps.log.info({ port, ...(metricsPort ? { metricsPort } : {}), strategy: config.strategy, auth: auth.mode, tls: tlsMaterial !== undefined }, 'cim-route started');
   return {
     port,
+    metricsPort,
     url: `${tlsMaterial ? 'https' : 'http'}://${host}:${port}`,
     async stop() {
       offWatch();
       tlsReloader?.stop();
       relay.close();
-      await bounded(app.close(), 2000, 'closing the http server', deps.log);
+      await bounded(Promise.all([app.close(), metricsApp?.close()]), 2000, 'closing the http servers', deps.log);
       push.close?.();
     },
   };

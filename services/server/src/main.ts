@@ -14,6 +14,8 @@ import { createMetricsRegistry } from '../../common/src/metrics.ts';
 import { parseCommandLine } from '../../common/src/options.ts';
 import type { InboxStore } from '../../common/src/inbox/types.ts';
 import { historyOf } from '../../common/src/history/select.ts';
+import { groupsOf } from '../../common/src/groups/select.ts';
+import type { GroupStore } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import { HttpPushTransport, LocalShortcutPushTransport, type PushTransport } from '../../common/src/push.ts';
@@ -23,7 +25,8 @@ import { formatServerAddress, type ServerNodeData } from '../../common/src/serve
 import type { AuthStore } from '../../common/src/auth-store.ts';
 import { MemoryAuthStore } from '../../common/src/auth-store-memory.ts';
 import { RedisAuthStore } from '../../common/src/auth-store-redis.ts';
-import { buildServerApp } from './app.ts';
+import { buildInternalApp, buildServerApp } from './app.ts';
+import { createMetricsApp } from '../../common/src/http.ts';
 import { ExternalAddressWatch } from './external-address.ts';
 import { frameLimits, serverOptionSpecs, type ServerConfig } from './config.ts';
 import { AddressLimiter } from './limits.ts';
@@ -43,6 +46,8 @@ export interface CimServerDeps {
   readonly inbox: InboxStore;
   /** conversations' server-side history (default: Redis beside the route store, else memory) */
   readonly history?: HistoryStore;
+  /** named groups (default: Redis beside the route store, else memory) */
+  readonly groups?: GroupStore;
   readonly meta: MetaStore;
   /** token revocations (default: on the route store's Redis, or in memory) */
   readonly auth?: AuthStore;
@@ -56,6 +61,10 @@ export interface CimServerHandle {
   readonly id: string;
   readonly tcpPort: number;
   readonly httpPort: number;
+  /** --internal-port as bound (the push endpoints), else undefined */
+  readonly internalPort: number | undefined;
+  /** --metrics-port as bound, else undefined */
+  readonly metricsPort: number | undefined;
   readonly node: ServerNode;
   /** Graceful: deregister, stop accepting, GOAWAY + close clients, wait up to the shutdown timeout. */
   stop(): Promise<void>;
@@ -71,7 +80,8 @@ export function defaultAdvertiseHost(): string {
 export async function startCimServer(config: ServerConfig, deps: CimServerDeps): Promise<CimServerHandle> {
   const clock = deps.clock ?? systemClock;
   const authMode = (config.auth ?? 'password') as 'cim' | 'password';
-  if (authMode === 'password' && !config.authSecret) throw new Error('--auth password needs --auth-secret (the secret shared with the routes)');
+  // Pushes are always authenticated (docs/decisions.md): no mode runs without the shared secret.
+  if (!config.authSecret) throw new Error(`cim server needs --auth-secret (also with --auth ${authMode}): the routes and other servers authenticate their pushes with it`);
   const authStore = authMode === 'password' ? (deps.auth ?? (deps.store instanceof RedisRouteStore ? new RedisAuthStore(deps.store.client) : new MemoryAuthStore(clock))) : undefined;
   const { maxFrameBytes, maxQueueBytes } = frameLimits(config);
   const registry = createMetricsRegistry('cim-server');
@@ -84,11 +94,12 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   const tlsMaterial = tlsFiles ? loadTlsMaterial(tlsFiles) : undefined;
   // Pushes to other servers go over HTTPS to those that published `tls` in ZooKeeper.
   const pushTls = { of: (id: string) => deps.meta.servers().find((s) => s.id === id)?.data?.tls, ca: config.serverTlsCa ? readCaFile(config.serverTlsCa, '--server-tls-ca') : undefined };
-  const httpPush = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret, tls: pushTls });
+  const internalPortOf = (id: string) => deps.meta.servers().find((s) => s.id === id)?.data?.internalPort;
+  const httpPush = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret, tls: pushTls, internalPortOf });
   // Pushes to this very server skip HTTP.
   const push = new LocalShortcutPushTransport(() => selfId, (request) => node.handlePush(request), httpPush);
   const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
-  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history: historyOf(config, deps, clock), onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history: historyOf(config, deps, clock), groups: groupsOf(deps), onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
   const node: ServerNode = new ServerNode({
     get selfId() {
       return selfId;
@@ -115,7 +126,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   const tcp = new TcpTransport(node, { host: config.host, port: config.tcpPort, maxFrameBytes, perAddress, tls: config.tlsTcp ? tlsMaterial : undefined });
   const allowedOrigins = (config.allowedOrigins ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
   const ws = new WsTransport(node, { path: config.wsPath, maxFrameBytes, perAddress, allowedOrigins });
-  const app = buildServerApp({
+  const appDeps = {
     node,
     registry,
     log: deps.log,
@@ -129,10 +140,16 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     // A /push/batch carries several messages of up to --max-message-bytes each, JSON-escaped.
     bodyLimitBytes: Math.max(4 * 1024 * 1024, 8 * maxFrameBytes),
     https: tlsMaterial,
-  });
+    internalPort: config.internalPort !== undefined,
+    metrics: config.metricsPort === undefined,
+  };
+  const app = buildServerApp(appDeps);
+  const internalApp = config.internalPort !== undefined ? buildInternalApp(appDeps) : undefined;
+  const metricsApp = config.metricsPort !== undefined ? createMetricsApp(deps.log, registry) : undefined;
   const tlsReloader = tlsFiles && tlsMaterial ? new TlsReloader({ files: tlsFiles, initial: tlsMaterial, log: deps.log, intervalMs: config.tlsReloadInterval * 1000 }) : undefined;
   if (tlsReloader) {
     tlsReloader.add(app.server as unknown as SecureContextTarget);
+    if (internalApp) tlsReloader.add(internalApp.server as unknown as SecureContextTarget);
     if (tcp.tlsServer) tlsReloader.add(tcp.tlsServer);
     tlsReloader.start();
   }
@@ -142,13 +159,15 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   await app.listen({ host: config.host, port: config.httpPort });
   const httpAddr = app.server.address();
   const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.httpPort;
+  const internalPort = internalApp ? await listenOn(internalApp, config.internalHost ?? config.host, config.internalPort ?? 0) : undefined;
+  const metricsPort = metricsApp ? await listenOn(metricsApp, config.host, config.metricsPort ?? 0) : undefined;
   const address = { host: config.advertiseHost ?? defaultAdvertiseHost(), tcpPort, httpPort };
   selfId = formatServerAddress(address);
 
   // Kubernetes external access: the address outside clients use, published with the node data.
   const external = config.externalAddressFile ? new ExternalAddressWatch({ path: config.externalAddressFile, log: deps.log }) : undefined;
   await external?.start();
-  const nodeData = (): ServerNodeData => ({ wsPath: config.wsPath, version: SERVER_VERSION, connections: node.hub.connectionCount, startedAt: clock.now(), ...(external?.current ? { external: external.current } : {}), ...(tlsMaterial ? { tls: { tcp: config.tlsTcp === true, ...(config.tlsName ? { name: config.tlsName } : {}) } } : {}) });
+  const nodeData = (): ServerNodeData => ({ wsPath: config.wsPath, version: SERVER_VERSION, connections: node.hub.connectionCount, startedAt: clock.now(), ...(external?.current ? { external: external.current } : {}), ...(tlsMaterial ? { tls: { tcp: config.tlsTcp === true, ...(config.tlsName ? { name: config.tlsName } : {}) } } : {}), ...(internalPort ? { internalPort } : {}) });
   await deps.meta.start();
   let registration: Registration | undefined;
   const register = async () => {
@@ -174,7 +193,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   }, NODE_DATA_INTERVAL_MS);
   for (const t of [sweepTimer, presenceTimer, dataTimer]) t.unref();
 
-  deps.log.info({ server: selfId, tcpPort, httpPort, wsPath: config.wsPath, tls: tlsMaterial ? (config.tlsTcp ? 'http+tcp' : 'http') : 'off' }, 'cim-server started');
+  deps.log.info({ server: selfId, tcpPort, httpPort, ...(internalPort ? { internalPort } : {}), ...(metricsPort ? { metricsPort } : {}), wsPath: config.wsPath, tls: tlsMaterial ? (config.tlsTcp ? 'http+tcp' : 'http') : 'off' }, 'cim-server started');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -183,6 +202,8 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     },
     tcpPort,
     httpPort,
+    internalPort,
+    metricsPort,
     node,
     stop() {
       stopping ??= (async () => {
@@ -203,13 +224,20 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
         await tcpClosed;
         clearInterval(sweepTimer);
         clearInterval(presenceTimer);
-        await bounded(app.close(), 500, 'closing the http server', deps.log);
+        await bounded(Promise.all([app.close(), internalApp?.close(), metricsApp?.close()]), 500, 'closing the http servers', deps.log);
         httpPush.close?.();
         deps.log.info({ server: selfId }, 'cim-server stopped');
       })();
       return stopping;
     },
   };
+}
+
+/** Listens and returns the bound port (0 = any free one). */
+async function listenOn(app: { listen(o: { host: string; port: number }): Promise<unknown>; server: { address(): unknown } }, host: string, port: number): Promise<number> {
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  return typeof addr === 'object' && addr !== null && 'port' in addr ? Number(addr.port) : port;
 }
 
 /** `cim server`: real Redis and ZooKeeper. */

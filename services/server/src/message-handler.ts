@@ -1,7 +1,8 @@
 /**
  * In-band MESSAGE frames. Every one gets exactly one MESSAGE_ACK, whatever fails: 9000 SENT (stored in
  * the receiver's inbox, with seq and online) or a catalogue code with retryable and reason. Private
- * messages are stored before SENT and pushed live after it; group messages are live only.
+ * messages are stored before SENT and pushed live after it; "everyone online" group messages are live only;
+ * a named group's (property groupId) are stored in every other member's inbox before SENT.
  */
 import { Codes, type WireCode } from '../../common/src/codes.ts';
 import { Command, Prop, type CimFrame } from '../../common/src/codec.ts';
@@ -67,6 +68,8 @@ export class MessageHandler {
     if (tooLarge) return ack(Codes.VALIDATION_FAIL, {}, tooLarge);
     const from = { userId: session.userId, userName: session.userName };
     const message = { text: frame.reqMsg, msgId: msgId === '' ? undefined : msgId };
+    const group = frame.properties[Prop.groupId];
+    if (group !== undefined && group !== '') return this.#toGroup(session, from, group, message, ack);
     const receiver = frame.properties[Prop.receiveUserId];
     if (receiver === undefined || receiver === '') {
       await this.#o.router.sendGroup(from, message);
@@ -87,6 +90,21 @@ export class MessageHandler {
     // SENT is promised; the live push only makes it faster (it waits in the inbox otherwise). Not awaited:
     // the next message of this sender need not wait for this one's HTTP round trip. Per-sender order holds
     // because push() enqueues synchronously here, in queue order, and the transport keeps FIFO per server.
+    void sent.push();
+  }
+
+  /** A named group's message (property groupId): SENT once it is in every other member's inbox, then pushed. */
+  async #toGroup(session: Session, from: { userId: number; userName: string }, group: string, message: { text: string; msgId: string | undefined }, ack: (code: WireCode, extra?: Record<string, string>, reason?: string) => void): Promise<void> {
+    if (!/^\d{1,16}$/.test(group) || !Number.isSafeInteger(Number(group)) || Number(group) <= 0) return ack(Codes.VALIDATION_FAIL, {}, 'groupId must be a group id');
+    let sent;
+    try {
+      sent = await this.#o.router.sendToGroup(from, Number(group), message);
+    } catch (err) {
+      if (!(err instanceof DeliveryError)) throw err;
+      if (err.wire.retryable) this.#o.log.warn({ err, userId: session.userId, groupId: group }, 'group message not stored; the sender may retry');
+      return ack(err.wire);
+    }
+    ack(Codes.SUCCESS, { [Prop.msgId]: sent.msgId, [Prop.groupId]: group, [Prop.gseq]: String(sent.gseq) });
     void sent.push();
   }
 }

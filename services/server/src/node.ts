@@ -168,11 +168,15 @@ export class ServerNode implements SessionHost {
       // One encode for everyone: no per-session fields in a broadcast frame.
       for (const s of this.hub.broadcast({ cmd, properties: { ...request.properties }, ...content }, new Set(request.excludeUserIds ?? []))) written(s);
     }
-    const seq = request.properties[Prop.seq];
-    for (const userId of request.receivers ?? []) {
+    const receivers = request.receivers ?? [];
+    for (let i = 0; i < receivers.length; i++) {
+      const userId = receivers[i]!;
       const session = this.hub.session(userId);
+      // A named group's message has one seq per member inbox (`seqs`, same index as receivers).
+      const own = request.seqs?.[i];
+      const seq = own !== undefined ? String(own) : request.properties[Prop.seq];
       // A receipt names the reader in receiveUserId; messages name their receiver.
-      const properties = cmd === Command.RECEIPT ? { ...request.properties } : { ...request.properties, [Prop.receiveUserId]: String(userId) };
+      const properties = cmd === Command.RECEIPT ? { ...request.properties } : { ...request.properties, [Prop.receiveUserId]: String(userId), ...(own !== undefined ? { [Prop.seq]: String(own) } : {}) };
       // CIM's clients cannot acknowledge: a stored message written to one leaves the inbox now, and is
       // never written to it twice (live push and login replay may race).
       const cimSeq = cmd === Command.MESSAGE && session && !session.speaksExtensions && seq !== undefined && /^\d{1,15}$/.test(seq) ? Number(seq) : undefined;

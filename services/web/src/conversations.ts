@@ -1,13 +1,14 @@
 /**
- * The page's model, free of DOM and network: conversations (the group "everyone online" and one per
- * user), their messages, unread counts and the delivery marks of what this user sent. main.ts feeds it
- * the SDK's events and renders it; conversations.test.ts checks it alone.
+ * The page's model, free of DOM and network: conversations (CIM's "everyone online" group, this user's
+ * named groups and one per user), their messages, unread counts and the delivery marks of what this user
+ * sent. main.ts feeds it the SDK's events and renders it; conversations.test.ts checks it alone.
  */
 import type { ChatMessage, ReceiptEvent } from '../../client/src/sdk/client.ts';
 import type { HistoryMessage } from '../../client/src/sdk/route-api.ts';
 
 export const GROUP = 'group';
-export type ConversationKey = typeof GROUP | `u:${number}`;
+/** "everyone online", a named group (`g:<groupId>`) or a private conversation (`u:<userId>`). */
+export type ConversationKey = typeof GROUP | `g:${number}` | `u:${number}`;
 /** sending → sent (stored / accepted) → delivered (the receiver's client got it) → read; or failed. */
 export type Mark = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
 const MARK_RANK: Record<Mark, number> = { failed: 0, sending: 1, sent: 2, delivered: 3, read: 4 };
@@ -18,6 +19,8 @@ export interface Line {
   readonly author: string;
   readonly text: string;
   readonly at: number;
+  /** Named groups: the message's place in its group (for mine, known once SENT). */
+  gseq?: number;
   mark?: Mark;
   error?: string;
 }
@@ -26,6 +29,8 @@ export interface Conversation {
   readonly key: ConversationKey;
   title: string;
   readonly peerId: number | undefined;
+  /** Named groups: the group's id (shared so that others can join). */
+  readonly groupId: number | undefined;
   readonly lines: Line[];
   unread: number;
   /** Private messages shown while the conversation was not in view: marked read when it is opened. */
@@ -38,6 +43,7 @@ export interface Conversation {
 export const MAX_LINES = 500;
 
 export const userKey = (userId: number): ConversationKey => `u:${userId}`;
+export const groupKey = (groupId: number): ConversationKey => `g:${groupId}`;
 
 export class Conversations {
   readonly #byKey = new Map<ConversationKey, Conversation>();
@@ -46,36 +52,61 @@ export class Conversations {
   active: ConversationKey = GROUP;
 
   constructor() {
-    this.#ensure(GROUP, 'Everyone online', undefined);
+    this.#ensure(GROUP, 'Everyone online', {});
   }
 
   get(key: ConversationKey): Conversation | undefined {
     return this.#byKey.get(key);
   }
 
-  /** The group first, then private conversations by title. */
+  /** "Everyone online" first, then the named groups by title (then id), then private conversations by title. */
   list(): Conversation[] {
     const all = [...this.#byKey.values()];
-    return [all[0]!, ...all.slice(1).sort((a, b) => a.title.localeCompare(b.title))];
+    const byTitle = (a: Conversation, b: Conversation) => a.title.localeCompare(b.title) || (a.groupId ?? 0) - (b.groupId ?? 0);
+    const groups = all.filter((c) => c.groupId !== undefined).sort(byTitle);
+    const users = all.filter((c) => c.peerId !== undefined).sort(byTitle);
+    return [this.#byKey.get(GROUP)!, ...groups, ...users];
   }
 
   /** A private conversation with this user (created empty when new; the title follows renames). */
   withUser(userId: number, userName: string): Conversation {
-    const c = this.#ensure(userKey(userId), userName, userId);
+    const c = this.#ensure(userKey(userId), userName, { peerId: userId });
     c.title = userName;
     return c;
   }
 
-  /** Adds a received message; returns its conversation and whether it is in view (then it counts as read). */
-  receive(message: ChatMessage, inView: (key: ConversationKey) => boolean): { conversation: Conversation; seen: boolean } {
-    const c = message.chatType === 'group' ? this.#byKey.get(GROUP)! : this.withUser(message.from.userId, message.from.userName);
-    push(c, { msgId: message.msgId ?? '', mine: false, author: message.from.userName, text: message.text, at: message.sentAt ?? message.receivedAt });
+  /** A named group's conversation (created empty when new); `name` undefined keeps the title known so far. */
+  withGroup(groupId: number, name?: string): Conversation {
+    const c = this.#ensure(groupKey(groupId), name ?? `Group ${groupId}`, { groupId });
+    if (name !== undefined) c.title = name;
+    return c;
+  }
+
+  /**
+   * Adds a received message; returns its conversation, whether it is in view (then it counts as read) and
+   * whether it was new. Named-group messages (groupId set) go to their group, in gseq order; a message the
+   * conversation already shows (the server's history came first) is not added again.
+   */
+  receive(message: ChatMessage, inView: (key: ConversationKey) => boolean): { conversation: Conversation; seen: boolean; added: boolean } {
+    const c =
+      message.groupId !== undefined ? this.withGroup(message.groupId)
+      : message.chatType === 'group' ? this.#byKey.get(GROUP)!
+      : this.withUser(message.from.userId, message.from.userName);
+    const msgId = message.msgId ?? '';
+    if (msgId !== '' && c.key !== GROUP && c.lines.some((l) => !l.mine && l.msgId === msgId && l.author === message.from.userName)) {
+      return { conversation: c, seen: true, added: false };
+    }
+    const line: Line = { msgId, mine: false, author: message.from.userName, text: message.text, at: message.sentAt ?? message.receivedAt };
+    if (message.gseq !== undefined) {
+      line.gseq = message.gseq;
+      insertByGseq(c, line);
+    } else push(c, line);
     const seen = inView(c.key);
     if (!seen) {
       c.unread += 1;
       if (message.chatType === 'private') c.unreadMessages.push(message);
     }
-    return { conversation: c, seen };
+    return { conversation: c, seen, added: true };
   }
 
   /** Adds a message this user is sending, marked `sending`. */
@@ -99,12 +130,29 @@ export class Conversations {
     return true;
   }
 
+  /**
+   * A named-group send was SENT with this gseq: the line takes its place among the group's messages (one
+   * received meanwhile with a higher gseq moves after it). False for unknown ids.
+   */
+  placeSent(key: ConversationKey, msgId: string, gseq: number): boolean {
+    const line = this.#sent.get(msgId);
+    const c = this.#byKey.get(key);
+    if (!line || !c) return false;
+    line.gseq = gseq;
+    const i = c.lines.indexOf(line);
+    if (i < 0) return true; // already scrolled out
+    c.lines.splice(i, 1);
+    insertByGseq(c, line);
+    return true;
+  }
+
   receipt(receipt: ReceiptEvent): boolean {
     return this.mark(receipt.msgId, receipt.status === 'read' ? 'read' : 'delivered');
   }
 
   /**
-   * Puts the server's history of a private conversation (oldest first) before what the page already shows:
+   * Puts the server's history of a conversation, private or named group (oldest first: in gseq order for a
+   * group), before what the page already shows:
    * a message already shown (live, replayed) keeps its line and mark, and appears once, at its place in the
    * history. Messages this user sent that only the history knows are marked sent (the server stored them).
    */
@@ -134,14 +182,31 @@ export class Conversations {
     return toMark;
   }
 
-  #ensure(key: ConversationKey, title: string, peerId: number | undefined): Conversation {
+  #ensure(key: ConversationKey, title: string, ids: { peerId?: number; groupId?: number }): Conversation {
     let c = this.#byKey.get(key);
     if (!c) {
-      c = { key, title, peerId, lines: [], unread: 0, unreadMessages: [], historyRequested: false };
+      c = { key, title, peerId: ids.peerId, groupId: ids.groupId, lines: [], unread: 0, unreadMessages: [], historyRequested: false };
       this.#byKey.set(key, c);
     }
     return c;
   }
+}
+
+/**
+ * Inserts a named-group line after the last line that comes before it: one with a lower gseq, or one without
+ * a gseq that is not a send of mine still waiting for its gseq (lines from the history, which are older).
+ */
+function insertByGseq(c: Conversation, line: Line): void {
+  const g = line.gseq ?? Number.MAX_SAFE_INTEGER;
+  let i = c.lines.length;
+  while (i > 0) {
+    const before = c.lines[i - 1]!;
+    const unplacedMine = before.mine && before.gseq === undefined && before.mark !== 'sent' && before.mark !== 'delivered' && before.mark !== 'read';
+    if (before.gseq !== undefined ? before.gseq <= g : !unplacedMine) break;
+    i--;
+  }
+  c.lines.splice(i, 0, line);
+  if (c.lines.length > MAX_LINES) c.lines.splice(0, c.lines.length - MAX_LINES);
 }
 
 function push(c: Conversation, line: Line): void {

@@ -1,5 +1,6 @@
 /**
- * The web chat client: sign up / log in, online users, the group ("everyone online") and private chats,
+ * The web chat client: sign up / log in, online users, the group ("everyone online"), named groups
+ * (groups-panel.ts: create, join by id, this user's groups) and private chats,
  * delivery and read marks, unread counts and the connection's state. All chat logic is the SDK's
  * (services/client/src/sdk, bundled for browsers by scripts/build-web.mjs); it reaches the servers
  * through the route's WebSocket relay on this page's own origin (`via: 'route'`), so one port serves all;
@@ -11,7 +12,8 @@ import { CimClientError } from '../../client/src/sdk/errors.ts';
 import { usesRelay, type Via } from '../../client/src/sdk/endpoint.ts';
 import { RouteApi } from '../../client/src/sdk/route-api.ts';
 import { randomUUID } from './crypto-shim.ts';
-import { Conversations, type Conversation, type ConversationKey, type Line } from './conversations.ts';
+import { Conversations, groupKey, type Conversation, type ConversationKey, type Line } from './conversations.ts';
+import { setupGroupsPanel } from './groups-panel.ts';
 
 const ONLINE_POLL_MS = 5_000;
 const STATE_TEXT: Record<ClientState, string> = {
@@ -41,6 +43,7 @@ const ui = {
   chatView: $<HTMLDivElement>('chat-view'),
   conversations: $<HTMLUListElement>('conversations'),
   roomTitle: $<HTMLHeadingElement>('room-title'),
+  roomInfo: $<HTMLParagraphElement>('room-info'),
   messages: $<HTMLOListElement>('messages'),
   composer: $<HTMLFormElement>('composer'),
   input: $<HTMLInputElement>('message-input'),
@@ -51,6 +54,12 @@ let client: CimClient | undefined;
 let model = new Conversations();
 let online = new Set<number>();
 let pollTimer: ReturnType<typeof setInterval> | undefined;
+const groupsPanel = setupGroupsPanel({
+  client: () => client,
+  model: () => model,
+  open: (key) => openConversation(key),
+  changed: () => renderConversations(),
+});
 
 function errorText(err: unknown, signingUp = false): string {
   if (err instanceof CimClientError) {
@@ -141,6 +150,7 @@ function enterChat(c: CimClient): void {
   render();
   ui.input.focus();
   void refreshOnline();
+  void groupsPanel.refresh();
   pollTimer = setInterval(() => void refreshOnline(), ONLINE_POLL_MS);
 }
 
@@ -153,6 +163,7 @@ async function logout(): Promise<void> {
   await c?.close();
   model = new Conversations();
   online = new Set();
+  groupsPanel.reset();
   ui.chatView.hidden = true;
   ui.loginView.hidden = false;
   ui.me.hidden = true;
@@ -170,15 +181,19 @@ function onState(c: CimClient, change: StateChange): void {
   if (change.to === 'ready') {
     ui.chatError.textContent = '';
     void refreshOnline();
+    void groupsPanel.refresh(); // groups joined meanwhile (another device)
   }
   if (change.to === 'closed' && client === c && !ui.chatView.hidden) ui.chatError.textContent = `Disconnected: ${change.reason ?? 'closed'}. Log out and sign in again.`;
 }
 
 function onMessage(message: ChatMessage): void {
+  const unknownGroup = message.groupId !== undefined && model.get(groupKey(message.groupId)) === undefined;
   const { conversation, seen } = model.receive(message, (key) => key === model.active && document.visibilityState === 'visible' && !ui.chatView.hidden);
   if (seen && message.chatType === 'private') client?.markRead([message]);
   if (conversation.key === model.active) renderMessages();
   renderConversations();
+  // A group joined or invited to elsewhere: its name comes with this user's list of groups.
+  if (unknownGroup) void groupsPanel.refresh();
   // A live message from someone the last poll did not list: they are online now, ask again.
   if (!message.offline && !online.has(message.from.userId)) void refreshOnline();
 }
@@ -211,15 +226,20 @@ function openConversation(key: ConversationKey, focus = true): void {
   void loadHistory(key);
 }
 
-/** The first time a private conversation is opened: what the server kept of it (another device, an earlier visit). */
+/**
+ * The first time a private conversation or a named group is opened: what the server kept of it (another
+ * device, an earlier visit, a group's messages from before this user joined).
+ */
 async function loadHistory(key: ConversationKey): Promise<void> {
   const c = client;
   const conversation = model.get(key);
-  if (!c || !conversation || conversation.peerId === undefined || conversation.historyRequested) return;
+  if (!c || !conversation || conversation.historyRequested) return;
+  const peer = conversation.peerId ?? (conversation.groupId !== undefined ? { groupId: conversation.groupId } : undefined);
+  if (peer === undefined) return; // "everyone online" is live only
   conversation.historyRequested = true;
   const current = model;
   try {
-    const page = await c.history(conversation.peerId, { limit: 100 });
+    const page = await c.history(peer, { limit: 100 });
     if (model !== current || client !== c) return; // logged out meanwhile
     model.mergeHistory(key, page.messages, c.userId);
     if (model.active === key) renderMessages();
@@ -253,9 +273,16 @@ ui.composer.addEventListener('submit', (event) => {
   const msgId = randomUUID();
   model.send(conversation.key, msgId, c.userName, text, Date.now());
   renderMessages();
-  const sending = conversation.peerId === undefined ? c.sendGroup(text, { msgId }) : c.sendPrivate(conversation.peerId, text, { msgId });
+  const { peerId, groupId } = conversation;
+  const sending = groupId !== undefined ? c.sendToGroup(groupId, text, { msgId }) : peerId === undefined ? c.sendGroup(text, { msgId }) : c.sendPrivate(peerId, text, { msgId });
+  const sentTo = model;
   sending.then(
-    () => model.mark(msgId, 'sent') && renderMessages(),
+    (result) => {
+      if (sentTo !== model) return;
+      // A named group's message takes its place (gseq) among the others before it shows as sent.
+      if (result.gseq !== undefined) model.placeSent(conversation.key, msgId, result.gseq);
+      if (model.mark(msgId, 'sent') || result.gseq !== undefined) renderMessages();
+    },
     (err: unknown) => model.mark(msgId, 'failed', errorText(err)) && renderMessages(),
   );
 });
@@ -281,13 +308,19 @@ function conversationItem(c: Conversation): HTMLLIElement {
   if (c.key === model.active) button.setAttribute('aria-current', 'true');
   const isOnline = c.peerId === undefined || online.has(c.peerId);
   const dot = document.createElement('span');
-  dot.className = `presence ${isOnline ? 'on' : 'off'}`;
   dot.setAttribute('aria-hidden', 'true');
+  if (c.groupId !== undefined) {
+    // A named group: "#" instead of a presence dot; its id is what others need to join.
+    dot.className = 'group-mark';
+    dot.textContent = '#';
+    button.dataset['groupId'] = String(c.groupId);
+    button.title = `Group id ${c.groupId}`;
+  } else dot.className = `presence ${isOnline ? 'on' : 'off'}`;
   const name = document.createElement('span');
   name.className = 'name';
   name.textContent = c.title;
   button.append(dot, name);
-  const label = [c.title, c.peerId === undefined ? 'group' : isOnline ? 'online' : 'offline'];
+  const label = [c.title, c.groupId !== undefined ? `group ${c.groupId}` : c.peerId === undefined ? 'group' : isOnline ? 'online' : 'offline'];
   if (c.unread > 0) {
     const badge = document.createElement('span');
     badge.className = 'badge';
@@ -304,7 +337,12 @@ function conversationItem(c: Conversation): HTMLLIElement {
 function renderMessages(): void {
   const c = model.get(model.active)!;
   ui.roomTitle.textContent = c.title;
-  ui.input.placeholder = c.peerId === undefined ? 'Message everyone online' : `Message ${c.title}`;
+  ui.roomInfo.hidden = c.groupId === undefined;
+  if (c.groupId !== undefined) {
+    ui.roomInfo.dataset['groupId'] = String(c.groupId);
+    ui.roomInfo.textContent = `Group id ${c.groupId}: others join with it.`;
+  } else delete ui.roomInfo.dataset['groupId'];
+  ui.input.placeholder = c.groupId !== undefined ? `Message #${c.title}` : c.peerId === undefined ? 'Message everyone online' : `Message ${c.title}`;
   const atBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
   ui.messages.replaceChildren(...c.lines.map(lineItem));
   if (atBottom || c.lines.at(-1)?.mine) ui.messages.scrollTop = ui.messages.scrollHeight;

@@ -36,6 +36,29 @@ export async function pods(cli: Cli, namespace: string, selector: string): Promi
   }));
 }
 
+/**
+ * When each pod of the namespace was created, scheduled, started and became ready, in seconds after the first
+ * pod's creation, with restarts: what a slow "Ready" spent its time on.
+ */
+export async function podTimeline(cli: Cli, namespace: string): Promise<Record<string, string>> {
+  const out = await cli.kubectl(['get', 'pods', '-n', namespace, '-o', 'json']);
+  const list = JSON.parse(out) as {
+    items: {
+      metadata: { name: string; creationTimestamp: string };
+      status: { conditions?: { type: string; lastTransitionTime?: string }[]; containerStatuses?: { restartCount: number; state?: { running?: { startedAt?: string } } }[] };
+    }[];
+  };
+  const t0 = Math.min(...list.items.map((p) => Date.parse(p.metadata.creationTimestamp)));
+  const at = (iso: string | undefined) => (iso ? ((Date.parse(iso) - t0) / 1000).toFixed(0) : '-');
+  const timeline: Record<string, string> = {};
+  for (const p of list.items) {
+    const cond = (type: string) => p.status.conditions?.find((c) => c.type === type)?.lastTransitionTime;
+    const c = p.status.containerStatuses?.[0];
+    timeline[p.metadata.name] = `created ${at(p.metadata.creationTimestamp)} scheduled ${at(cond('PodScheduled'))} started ${at(c?.state?.running?.startedAt)} ready ${at(cond('Ready'))} restarts ${c?.restartCount ?? 0}`;
+  }
+  return timeline;
+}
+
 export const componentSelector = (instance: string, component: string) =>
   `app.kubernetes.io/instance=${instance},app.kubernetes.io/component=${component}`;
 

@@ -104,3 +104,22 @@ describe('highlight', () => {
     expect(highlight('Needle', 'needle', false)).toBe('Needle');
   });
 });
+
+describe('named-group commands', () => {
+  it('parses :groups, :create, :join, :leave, :members, :invite and #ID text', () => {
+    expect(parseLine(':groups')).toEqual({ kind: 'group-command', command: { op: 'mine' } });
+    expect(parseLine(':create the team')).toEqual({ kind: 'group-command', command: { op: 'create', name: 'the team' } });
+    expect(parseLine(':join 7')).toEqual({ kind: 'group-command', command: { op: 'join', groupId: 7 } });
+    expect(parseLine(':leave 7')).toEqual({ kind: 'group-command', command: { op: 'leave', groupId: 7 } });
+    expect(parseLine(':members 7')).toEqual({ kind: 'group-command', command: { op: 'members', groupId: 7 } });
+    expect(parseLine(':invite 7 42')).toEqual({ kind: 'group-command', command: { op: 'invite', groupId: 7, userId: 42 } });
+    expect(parseLine('#7 hello all')).toEqual({ kind: 'toGroup', groupId: 7, text: 'hello all' });
+    expect(parseLine(':delay 5 #7 later')).toMatchObject({ kind: 'delay', seconds: 5, message: { kind: 'toGroup', groupId: 7, text: 'later' } });
+  });
+
+  it('answers bad arguments with usage, and keeps other #-lines everyone-online messages', () => {
+    for (const line of [':create', ':join', ':join x', ':join 0', ':leave 1 2', ':invite 7', ':invite 7 bob']) expect(parseLine(line).kind, line).toBe('usage');
+    expect(parseLine('#hashtag fun')).toEqual({ kind: 'group', text: '#hashtag fun' });
+    expect(parseLine('#7')).toEqual({ kind: 'group', text: '#7' });
+  });
+});

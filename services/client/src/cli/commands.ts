@@ -10,7 +10,15 @@ import { has as isEmojiAlias } from 'node-emoji';
 export type SendAction =
   | { readonly kind: 'group'; readonly text: string }
   | { readonly kind: 'private'; readonly to: number; readonly text: string }
-  | { readonly kind: 'privateByName'; readonly userName: string; readonly text: string };
+  | { readonly kind: 'privateByName'; readonly userName: string; readonly text: string }
+  | { readonly kind: 'toGroup'; readonly groupId: number; readonly text: string };
+
+/** Named-group commands (docs/delivery.md "Named groups"). */
+export type GroupCommand =
+  | { readonly op: 'mine' }
+  | { readonly op: 'create'; readonly name: string }
+  | { readonly op: 'join' | 'leave' | 'members'; readonly groupId: number }
+  | { readonly op: 'invite'; readonly groupId: number; readonly userId: number };
 
 export type Action =
   | SendAction
@@ -26,6 +34,7 @@ export type Action =
   | { readonly kind: 'delay'; readonly seconds: number; readonly message: SendAction; readonly note?: string }
   | { readonly kind: 'aiOn' }
   | { readonly kind: 'aiOff' }
+  | { readonly kind: 'group-command'; readonly command: GroupCommand }
   | { readonly kind: 'usage'; readonly message: string };
 
 export const DEFAULT_HISTORY_COUNT = 20;
@@ -48,6 +57,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   { key: ':info', usage: ':info', description: 'show client info' },
   { key: ':emoji', usage: ':emoji [PAGE]', description: 'list emoji with their :alias: (type the alias in a message)' },
   { key: ':delay', usage: ':delay SECONDS MESSAGE…', description: 'send MESSAGE (any message line) after SECONDS; CIM\'s order :delay MESSAGE SECONDS works too' },
+  { key: ':groups', usage: ':groups', description: 'list your named groups (id, name, your role)' },
+  { key: ':create', usage: ':create NAME', description: 'create an open named group; you are its owner' },
+  { key: ':join', usage: ':join GROUPID', description: 'join an open named group' },
+  { key: ':leave', usage: ':leave GROUPID', description: 'leave a named group' },
+  { key: ':members', usage: ':members GROUPID', description: 'the members of a named group you are in' },
+  { key: ':invite', usage: ':invite GROUPID USERID', description: 'add a user to a named group (admins and the owner)' },
   { key: ':ai', usage: ':ai', description: 'AI mode on: local joke replies, nothing is sent' },
   { key: ':qai', usage: ':qai', description: 'AI mode off' },
 ];
@@ -57,6 +72,7 @@ export const MESSAGE_FORMS: readonly CommandSpec[] = [
   { key: 'TEXT', usage: 'TEXT', description: 'group message to everyone online' },
   { key: ';;', usage: 'USERID;;TEXT', description: 'private message to a user id' },
   { key: '@', usage: '@NAME TEXT', description: 'private message to an online user by name' },
+  { key: '#', usage: '#GROUPID TEXT', description: 'message to a named group you are in' },
 ];
 
 export const MAX_DELAY_SECONDS = 86_400;
@@ -103,6 +119,22 @@ function parseCommand(line: string): Action {
       }
       return { kind: 'serverHistory', peer: Number(peer), count: count === undefined ? DEFAULT_HISTORY_COUNT : Number(count) };
     }
+    case ':groups':
+      return { kind: 'group-command', command: { op: 'mine' } };
+    case ':create':
+      return rest === '' ? { kind: 'usage', message: usageOf(':create') } : { kind: 'group-command', command: { op: 'create', name: rest } };
+    case ':join':
+    case ':leave':
+    case ':members': {
+      const groupId = args.length === 1 ? idOf(args[0]) : undefined;
+      if (groupId === undefined) return { kind: 'usage', message: `${usageOf(key)} (GROUPID is a group id)` };
+      return { kind: 'group-command', command: { op: key.slice(1) as 'join' | 'leave' | 'members', groupId } };
+    }
+    case ':invite': {
+      const [groupId, userId] = args.length === 2 ? [idOf(args[0]), idOf(args[1])] : [];
+      if (groupId === undefined || userId === undefined) return { kind: 'usage', message: `${usageOf(':invite')} (both are ids)` };
+      return { kind: 'group-command', command: { op: 'invite', groupId, userId } };
+    }
     case ':pu':
       return args.length !== 1 ? { kind: 'usage', message: usageOf(':pu') } : { kind: 'prefix', prefix: args[0]! };
     case ':emoji': {
@@ -144,13 +176,21 @@ function parseDelay(rest: string): Action {
 function delayOf(seconds: number, text: string): Action {
   const message = parseLine(text);
   if (message.kind === 'usage') return message;
-  if (message.kind !== 'group' && message.kind !== 'private' && message.kind !== 'privateByName') {
+  if (message.kind !== 'group' && message.kind !== 'private' && message.kind !== 'privateByName' && message.kind !== 'toGroup') {
     return { kind: 'usage', message: `${usageOf(':delay')} (only messages can be delayed, not commands)` };
   }
   return { kind: 'delay', seconds, message };
 }
 
+/** A positive id, or undefined. */
+function idOf(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d{1,16}$/.test(v) && Number.isSafeInteger(Number(v)) && Number(v) > 0 ? Number(v) : undefined;
+}
+
 function parseMessage(line: string): Action {
+  // `#12 hello`: a named group's message; any other line starting with '#' stays an everyone-online message.
+  const toGroup = /^#(\d{1,16})\s+(\S.*)$/.exec(line);
+  if (toGroup && idOf(toGroup[1]) !== undefined) return { kind: 'toGroup', groupId: Number(toGroup[1]), text: toGroup[2]! };
   const sep = line.indexOf(';;');
   if (sep !== -1) {
     const head = line.slice(0, sep).trim();

@@ -45,10 +45,12 @@ export function renderText(text: string): string {
   return emojify(text);
 }
 
-export function formatIncoming(message: ChatMessage): string {
+/** `groupName`: the name of a named group's message's group, when known (else its id shows). */
+export function formatIncoming(message: ChatMessage, groupName?: string): string {
   const sender = message.from.userName || (message.from.userId ? `#${message.from.userId}` : 'nobody');
   const tag = message.offline ? ' (offline)' : '';
-  return `[${formatTime(new Date(message.sentAt ?? message.receivedAt))}] ${sender}${tag}: ${renderText(message.text)}`;
+  const group = message.groupId !== undefined ? `#${groupName ?? message.groupId} ` : '';
+  return `[${formatTime(new Date(message.sentAt ?? message.receivedAt))}] ${group}${sender}${tag}: ${renderText(message.text)}`;
 }
 
 /** One message of the server-side history (`:history`), from this user's point of view. */
@@ -75,6 +77,7 @@ export function messageJson(message: ChatMessage, reshown = false): string {
     text: message.text,
     chatType: message.chatType,
     seq: message.seq ?? null,
+    ...(message.groupId !== undefined ? { groupId: message.groupId, gseq: message.gseq ?? null } : {}),
     sentAt: message.sentAt ?? null,
     receivedAt: message.receivedAt,
     replay: message.replay,

@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { CimClient, ChatMessage, ReceiptEvent, SendResult, StateChange } from '../index.ts';
 import { isCimClientError, ClientErrorCode } from '../sdk/errors.ts';
 import { AI_FAREWELL, AI_GREETING, aiReply } from './ai.ts';
-import { parseLine, type Action, type SendAction } from './commands.ts';
+import { parseLine, type Action, type GroupCommand, type SendAction } from './commands.ts';
 import { DelayedSends } from './delayed-sends.ts';
 import { seenKey } from '../sdk/seen-store.ts';
 import { GROUP_PEER, type History } from './history.ts';
@@ -44,6 +44,8 @@ export class ChatShell {
   readonly #client: CimClient;
   #rl: Interface | undefined;
   #aiMode = false;
+  /** named groups' names seen in :groups, :create, :members (incoming group messages show them) */
+  readonly #groupNames = new Map<number, string>();
   #failures = 0;
   #finished = false;
   #resolveExit: (code: number) => void = () => {};
@@ -206,8 +208,54 @@ export class ChatShell {
       case 'group':
       case 'private':
       case 'privateByName':
+      case 'toGroup':
         await this.#send(action);
         return;
+      case 'group-command':
+        await this.#groupCommand(action.command);
+        return;
+    }
+  }
+
+  /** Named groups: route calls; refusals print their catalogue message (7320 not a member, …). */
+  async #groupCommand(c: GroupCommand): Promise<void> {
+    const groups = this.#client.groups;
+    try {
+      switch (c.op) {
+        case 'mine': {
+          const mine = await groups.mine();
+          if (mine.length === 0) this.#print('you are in no named group (:create NAME, :join GROUPID)');
+          for (const g of mine) {
+            this.#groupNames.set(g.groupId, g.name);
+            this.#print(`#${g.groupId} ${g.name} (${g.role}${g.open ? '' : ', closed'})`);
+          }
+          return;
+        }
+        case 'create': {
+          const g = await groups.create(c.name);
+          this.#groupNames.set(g.groupId, g.name);
+          this.#print(`* created #${g.groupId} ${g.name}; write to it with #${g.groupId} TEXT`);
+          return;
+        }
+        case 'join':
+          this.#print((await groups.join(c.groupId)) ? `* joined #${c.groupId}` : `* already in #${c.groupId}`);
+          return;
+        case 'leave':
+          this.#print((await groups.leave(c.groupId)) ? `* left #${c.groupId}` : `* not in #${c.groupId}`);
+          return;
+        case 'invite':
+          this.#print((await groups.invite(c.groupId, c.userId)) ? `* added ${c.userId} to #${c.groupId}` : `* ${c.userId} is already in #${c.groupId}`);
+          return;
+        case 'members': {
+          const { group, members } = await groups.members(c.groupId);
+          this.#groupNames.set(group.groupId, group.name);
+          this.#print(`#${group.groupId} ${group.name}: ${members.length} members`);
+          for (const m of members) this.#print(`  ${m.userName || `#${m.userId}`} (userId ${m.userId}, ${m.role})`);
+          return;
+        }
+      }
+    } catch (err) {
+      this.#print(`! ${(err as Error).message}`);
     }
   }
 
@@ -231,6 +279,9 @@ export class ChatShell {
       if (action.kind === 'group') {
         sent = await client.sendGroup(action.text);
         peer = GROUP_PEER;
+      } else if (action.kind === 'toGroup') {
+        sent = await client.sendToGroup(action.groupId, action.text);
+        peer = `#${this.#groupNames.get(action.groupId) ?? action.groupId}`;
       } else if (action.kind === 'private') {
         sent = await client.sendPrivate(action.to, action.text);
         peer = `#${action.to}`;
@@ -277,7 +328,7 @@ export class ChatShell {
     const reshown = key !== undefined && this.#o.displayJournal?.wasInterrupted(key) === true;
     if (key !== undefined) this.#o.displayJournal?.begin(key);
     if (this.#o.json) this.#write(this.#o.stdout, messageJson(message, reshown));
-    else this.#print(formatIncoming(message) + (reshown ? '  (again: cim chat stopped while showing it)' : ''));
+    else this.#print(formatIncoming(message, message.groupId !== undefined ? this.#groupNames.get(message.groupId) : undefined) + (reshown ? '  (again: cim chat stopped while showing it)' : ''));
     // Displayed = read: tell the sender (best effort; group messages have no read receipts). After this
     // listener returns, so the SDK has queued the delivered ack, which markRead sends first.
     if (message.chatType !== 'private') return;

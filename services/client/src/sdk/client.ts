@@ -21,9 +21,11 @@ import { resolveOptions, type ClientOptions, type ResolvedOptions } from './opti
 import { Outbox } from './outbox.ts';
 import { DeliveryAcks, parseReceipt, readReceiptFrames } from './receipts.ts';
 import type { HistoryPage, OnlineUser } from './route-api.ts';
+import { Groups } from './groups.ts';
 
 export type { ChatMessage, ClientEvents, ClientInfo, ClientState, ReceiptEvent, SendOptions, SendResult, StateChange } from './events.ts';
 export type { ClientOptions } from './options.ts';
+export type { GroupInfo, GroupMemberInfo, GroupRole } from './groups.ts';
 
 /** Creates a client and connects it; rejects (and leaves nothing running) when the first login fails. */
 export async function createClient(options: ClientOptions): Promise<CimClient> {
@@ -38,6 +40,8 @@ export class CimClient extends EventEmitter<ClientEvents> {
   readonly #outbox: Outbox;
   readonly #acks: DeliveryAcks;
   readonly #inbox: Inbox;
+  /** Named groups: create, join, leave, invite, remove, rename, setRole, mine, members (route calls with this session's token). */
+  readonly groups: Groups;
   #closing: Promise<void> | undefined;
 
   constructor(options: ClientOptions) {
@@ -91,6 +95,12 @@ export class CimClient extends EventEmitter<ClientEvents> {
       emit: (message) => this.#emitMessage(message),
     });
     if (options.onMessage) this.on('message', options.onMessage);
+    this.groups = new Groups((path, payload) => {
+      if (this.state === 'closed') return Promise.reject(closedError());
+      const uid = this.#life.userId;
+      if (uid === undefined) return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'groups need a login first (connect())'));
+      return this.#life.session.post(path, uid, payload, this.#life.signal);
+    });
   }
 
   get state(): ClientState {
@@ -143,6 +153,18 @@ export class CimClient extends EventEmitter<ClientEvents> {
     return this.#outbox.send(text, {}, options);
   }
 
+  /**
+   * Sends to a named group this user is a member of. Resolves on SENT (stored in every other member's inbox)
+   * with {msgId, gseq}; rejects with SEND_REFUSED (serverCode 7320 not a member, 7330 no such group), TIMEOUT,
+   * QUEUE_FULL or CLOSED. Retryable failures are retried with the same msgId (the same gseq).
+   */
+  async sendToGroup(groupId: number, text: string, options: SendOptions = {}): Promise<SendResult> {
+    this.#assertSendable();
+    if (!Number.isSafeInteger(groupId) || groupId <= 0) throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `groupId must be a positive id, got ${groupId}`);
+    if ((this.#life.mode ?? (await this.#decidedMode())) === 'cim') throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, "CIM's protocol has no named groups");
+    return this.#outbox.send(text, { [Prop.groupId]: String(groupId) }, options);
+  }
+
   /** The protocol spoken: 'cim' or 'native', or undefined while 'auto' waits for the first /login answer. */
   get protocol(): 'cim' | 'native' | undefined {
     return this.#life.mode;
@@ -175,11 +197,11 @@ export class CimClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * A page of the conversation with `peer` kept on the server (POST /history), oldest first: the newest `limit`
+   * A page of the conversation with `peer` (or of a named group: `{groupId}`, members only) kept on the server (POST /history), oldest first: the newest `limit`
    * (default 50, at most 200) before `beforeSeq`, all when absent. Page backwards with the first seq of a page.
    * Needs a login (the route checks this user's token); CIM's protocol has no server-side history.
    */
-  history(peer: number, page: { beforeSeq?: number; limit?: number } = {}): Promise<HistoryPage> {
+  history(peer: number | { readonly groupId: number }, page: { beforeSeq?: number; limit?: number } = {}): Promise<HistoryPage> {
     if (this.state === 'closed') return Promise.reject(closedError());
     const userId = this.#life.userId;
     if (userId === undefined) return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'history needs a login first (connect())'));

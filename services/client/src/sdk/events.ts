@@ -12,10 +12,13 @@ export interface ChatMessage {
   /** The receiver (this client's user). */
   readonly to: number;
   readonly text: string;
-  /** 'private' messages sit in the receiver's inbox until acknowledged; 'group' ones are live only. */
+  /** 'private' and named-group messages sit in the receiver's inbox until acknowledged; other 'group' ones are live only. */
   readonly chatType: 'private' | 'group';
-  /** Private messages: the seq in this user's inbox (conversation order). */
+  /** Private and named-group messages: the seq in this user's inbox (conversation order). */
   readonly seq: number | undefined;
+  /** Named-group messages: the group, and the message's place in it (gseq); absent for "everyone online" ones. */
+  readonly groupId?: number;
+  readonly gseq?: number;
   /** When the sending server accepted the message (ms since epoch), when the server says. */
   readonly sentAt: number | undefined;
   readonly receivedAt: number;
@@ -75,6 +78,8 @@ export interface SendResult {
   readonly seq?: number;
   /** Private messages: whether the receiver was online when it was stored. */
   readonly online?: boolean;
+  /** Named-group messages: the message's place in its group. */
+  readonly gseq?: number;
 }
 
 export interface ClientEvents {

@@ -151,7 +151,8 @@ export class Inbox {
     } else {
       this.#options.emit(message);
     }
-    if (message.seq !== undefined && message.chatType === 'private') this.#options.acks.add(message.seq);
+    // Named-group messages are inbox entries too (groupId): acknowledged like private ones.
+    if (message.seq !== undefined && (message.chatType === 'private' || message.groupId !== undefined)) this.#options.acks.add(message.seq);
   }
 }
 
@@ -168,6 +169,9 @@ export function parseMessages(frame: CimFrame, selfId: number): ChatMessage[] {
   const chatType = p[Prop.chatType] === 'group' ? 'group' : seq !== undefined || p[Prop.chatType] === 'private' ? 'private' : 'group';
   const from = { userId: toUserId(p[Prop.sendUserId]), userName: p[Prop.sendUserName] ?? '' };
   const to = toUserId(p[Prop.receiveUserId]) || frame.requestId || selfId;
+  const groupId = parseSeq(p[Prop.groupId]);
+  const gseq = parseSeq(p[Prop.gseq]);
+  const named = chatType === 'group' && groupId !== undefined && gseq !== undefined ? { groupId, gseq } : {};
   const receivedAt = Date.now();
   // A batch shares one set of ids, so only a single message keeps its msgId and seq.
   const single = texts.length === 1;
@@ -182,6 +186,7 @@ export function parseMessages(frame: CimFrame, selfId: number): ChatMessage[] {
     receivedAt,
     replay,
     offline: replay || offlineBatch,
+    ...(single ? named : {}),
   }));
 }
 

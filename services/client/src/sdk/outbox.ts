@@ -114,7 +114,8 @@ export class Outbox {
     if (code === Codes.SUCCESS.code) {
       const seq = parseSeq(p[Prop.seq]);
       const online = p[Prop.online];
-      this.#settle(pending, { msgId, ...(seq !== undefined ? { seq } : {}), ...(online !== undefined ? { online: online === '1' } : {}) });
+      const gseq = parseSeq(p[Prop.gseq]);
+      this.#settle(pending, { msgId, ...(seq !== undefined ? { seq } : {}), ...(online !== undefined ? { online: online === '1' } : {}), ...(gseq !== undefined ? { gseq } : {}) });
       return;
     }
     const reason = p[Prop.reason] || frame.reqMsg || undefined;

@@ -156,8 +156,9 @@ export class RouteApi {
   }
 
   /** A page of the conversation with `peerId`: the newest `limit` before `beforeSeq` (all when absent), oldest first. */
-  async history(userId: number, token: string | undefined, peerId: number, page: { beforeSeq?: number; limit?: number } = {}, signal?: AbortSignal): Promise<HistoryPage> {
-    const payload: Record<string, unknown> = { userId, peerId };
+  async history(userId: number, token: string | undefined, peer: number | { readonly groupId: number }, page: { beforeSeq?: number; limit?: number } = {}, signal?: AbortSignal): Promise<HistoryPage> {
+    // A peer's private conversation, or a named group's (members only; `to` is then the groupId).
+    const payload: Record<string, unknown> = typeof peer === 'number' ? { userId, peerId: peer } : { userId, groupId: peer.groupId };
     if (token) payload['token'] = token;
     if (page.beforeSeq !== undefined) payload['beforeSeq'] = page.beforeSeq;
     if (page.limit !== undefined) payload['limit'] = page.limit;
@@ -180,6 +181,11 @@ export class RouteApi {
       };
     });
     return { enabled: data['enabled'] === true, messages };
+  }
+
+  /** A POST acting for `userId` with its token (the named-group calls, groups.ts): the answer's dataBody. */
+  async post(path: string, userId: number, token: string | undefined, payload: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+    return (await this.#call('POST', path, { ...payload, userId, ...(token ? { token } : {}) }, signal)).dataBody;
   }
 
   /** Everyone online; CIM's `dataBody: null` for nobody becomes []. */

@@ -86,7 +86,7 @@ export class RouteSession {
    * keeps the tokens valid.
    */
   /** A page of the server-side history with `peerId`, with this session's token (an expired one is refreshed once). */
-  async history(userId: number, peerId: number, page: { beforeSeq?: number; limit?: number }, signal?: AbortSignal): Promise<HistoryPage> {
+  async history(userId: number, peerId: number | { readonly groupId: number }, page: { beforeSeq?: number; limit?: number }, signal?: AbortSignal): Promise<HistoryPage> {
     if (this.#mode === 'cim') throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, "CIM's protocol has no server-side history");
     try {
       return await this.route.history(userId, this.#tokens?.token ?? this.#grant?.token, peerId, page, signal);
@@ -94,6 +94,18 @@ export class RouteSession {
       if (!(err instanceof CimClientError) || err.serverCode !== Codes.TOKEN_EXPIRED.code) throw err;
       await this.renewTokens(userId, signal ?? new AbortController().signal);
       return this.route.history(userId, this.#tokens?.token, peerId, page, signal);
+    }
+  }
+
+  /** A token-checked route call (named groups): with this session's token, refreshed once when expired. */
+  async post(path: string, userId: number, payload: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+    if (this.#mode === 'cim') throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `CIM's protocol has no /${path}`);
+    try {
+      return await this.route.post(path, userId, this.#tokens?.token ?? this.#grant?.token, payload, signal);
+    } catch (err) {
+      if (!(err instanceof CimClientError) || err.serverCode !== Codes.TOKEN_EXPIRED.code) throw err;
+      await this.renewTokens(userId, signal ?? new AbortController().signal);
+      return this.route.post(path, userId, this.#tokens?.token, payload, signal);
     }
   }
 

@@ -3,7 +3,8 @@ import { parseSeqEntry } from '../stored-entry.ts';
 import { MAX_HISTORY_PAGE, type HistoryEntry, type HistoryLimits, type HistoryMessage } from './types.ts';
 
 const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const CONVERSATION = /^p:\d{1,16}:\d{1,16}$/;
+// `p:<low id>:<high id>` (private) or `g:<groupId>` (a named group; its entries' `to` is the groupId).
+const CONVERSATION = /^(p:\d{1,16}:\d{1,16}|g:\d{1,16})$/;
 const isPositiveInt = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
 
 export function checkConversation(conversation: string): void {

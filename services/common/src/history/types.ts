@@ -41,6 +41,11 @@ export interface HistoryStore {
 /** The most entries one page may ask for (route schema and stores agree). */
 export const MAX_HISTORY_PAGE = 200;
 
+/** A named group's conversation id; its entries carry the groupId in `to`. */
+export function groupConversation(groupId: number): string {
+  return `g:${groupId}`;
+}
+
 /** A private conversation's id: the same for both participants. */
 export function privateConversation(a: number, b: number): string {
   return a < b ? `p:${a}:${b}` : `p:${b}:${a}`;

@@ -44,12 +44,16 @@ export function normalizeMessage(m: InboxMessage): InboxMessage {
   if (typeof m.text !== 'string') throw new RangeError('inbox: bad text');
   if (!Number.isSafeInteger(m.sentAt) || m.sentAt < 0) throw new RangeError('inbox: bad sentAt');
   if (m.chatType !== 'private' && m.chatType !== 'group') throw new RangeError('inbox: bad chatType');
+  // A named group's message carries both its group and its gseq, or neither (then it is a private message).
+  const grouped = m.groupId !== undefined || m.gseq !== undefined;
+  if (grouped && (m.chatType !== 'group' || !isPositiveInt(m.groupId) || !isPositiveInt(m.gseq))) throw new RangeError('inbox: bad groupId/gseq');
   return {
     msgId: m.msgId,
     from: { userId: m.from.userId, userName: m.from.userName },
     text: m.text,
     sentAt: m.sentAt,
     chatType: m.chatType,
+    ...(grouped ? { groupId: m.groupId!, gseq: m.gseq! } : {}),
   };
 }
 

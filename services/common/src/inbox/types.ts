@@ -21,6 +21,9 @@ export interface InboxMessage {
   /** ms since epoch, when the first hop accepted it */
   readonly sentAt: number;
   readonly chatType: 'private' | 'group';
+  /** named-group messages (chatType 'group'): the group, and the message's place in it (docs/delivery.md "Named groups") */
+  readonly groupId?: number;
+  readonly gseq?: number;
 }
 
 export interface InboxEntry extends InboxMessage {

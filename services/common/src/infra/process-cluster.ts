@@ -21,10 +21,16 @@ export interface ServerProcess extends ProcessHandle {
   readonly address: string;
   readonly tcpPort: number;
   readonly httpPort: number;
+  /** --internal-port as bound (pushes), when the server has one */
+  readonly internalPort?: number;
+  /** --metrics-port as bound, when the server has one */
+  readonly metricsPort?: number;
 }
 
 export interface RouteProcess extends ProcessHandle {
   readonly url: string;
+  /** --metrics-port as bound, when the route has one */
+  readonly metricsPort?: number;
 }
 
 export interface ProcessClusterOptions {
@@ -34,6 +40,7 @@ export interface ProcessClusterOptions {
   readonly servers?: number;
   readonly heartbeatTimeoutSec?: number;
   readonly loginTimeoutSec?: number;
+  /** shared by every component; default: a random one (pushes always need one), and --auth cim */
   readonly authSecret?: string;
   /** --auth of every component; default: 'password' with an authSecret, else 'cim' (CIM's open behaviour) */
   readonly auth?: 'cim' | 'password';
@@ -56,13 +63,16 @@ export interface ProcessCluster {
   readonly redisUrl: string;
   readonly zkConnect: string;
   readonly zkRoot: string;
+  /** --auth-secret of every component (given or random): what a test's own pushes authenticate with */
+  readonly authSecret: string;
   readonly servers: ServerProcess[];
   /** the current route process (a new one after restartRoute()) */
   readonly route: RouteProcess;
   readonly redis: RedisInstance;
   /** Starts a route again on the same port (after it was killed). */
   restartRoute(): Promise<RouteProcess>;
-  addServer(): Promise<ServerProcess>;
+  /** `args`: extra flags for this server only, after --server-args (the last of a repeated flag wins). */
+  addServer(args?: readonly string[]): Promise<ServerProcess>;
   /** Resolves once the route sees exactly `count` live servers. */
   waitForServers(count: number): Promise<void>;
   stop(): Promise<void>;
@@ -102,27 +112,36 @@ function spawnCim(cim: readonly string[], name: string, args: string[], readyMsg
   });
 }
 
+/** An optional port a component logged in its start line. */
+function portField<K extends string>(key: K, line: Record<string, unknown>): Partial<Record<K, number>> {
+  const v = line[key];
+  return typeof v === 'number' ? ({ [key]: v } as Partial<Record<K, number>>) : {};
+}
+
 export async function startProcessCluster(o: ProcessClusterOptions): Promise<ProcessCluster> {
   const zkRoot = `/cim-${randomBytes(6).toString('hex')}`;
   const redis = await startRedisServer({ persistent: o.persistentRedis ?? false });
   const servers: ServerProcess[] = [];
   let route: RouteProcess | undefined;
   const common = ['--zk-connect', o.zkConnect, '--zk-root', zkRoot, '--zk-session-timeout', String(o.zkSessionTimeoutMs ?? 2000), '--redis-url', redis.url, '--log-level', o.logLevel ?? 'info'];
-  if (o.authSecret) common.push('--auth-secret', o.authSecret);
+  const authSecret = o.authSecret ?? randomBytes(24).toString('base64url');
+  common.push('--auth-secret', authSecret);
   common.push('--auth', o.auth ?? (o.authSecret ? 'password' : 'cim'));
 
   let serial = 0;
-  const addServer = async (): Promise<ServerProcess> => {
+  const addServer = async (extra: readonly string[] = []): Promise<ServerProcess> => {
     const args = [
       'server', ...common, '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--tcp-port', '0', '--http-port', '0',
       '--heartbeat-timeout', String(o.heartbeatTimeoutSec ?? 30), '--login-timeout', String(o.loginTimeoutSec ?? 5),
-      '--presence-ttl', String(o.presenceTtlSec ?? 30), '--shutdown-timeout', '3', ...(o.serverArgs ?? []),
+      '--presence-ttl', String(o.presenceTtlSec ?? 30), '--shutdown-timeout', '3', ...(o.serverArgs ?? []), ...extra,
     ];
     const { process: proc, line } = await spawnCim(o.cim, `cim-server-${++serial}`, args, 'cim-server started');
     const handle: ServerProcess = {
       address: String(line['server']),
       tcpPort: Number(line['tcpPort']),
       httpPort: Number(line['httpPort']),
+      ...portField('internalPort', line),
+      ...portField('metricsPort', line),
       process: proc,
       kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000),
     };
@@ -138,7 +157,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
   const routeArgs = (port: number) => ['route', ...common, '--host', '127.0.0.1', '--port', String(port), '--strategy', o.strategy ?? 'round-robin', ...(o.routeArgs ?? [])];
   const startRoute = async (port: number): Promise<RouteProcess> => {
     const { process: proc, line } = await spawnCim(o.cim, 'cim-route', routeArgs(port), 'cim-route started');
-    route = { url: `${line['tls'] === true ? 'https' : 'http'}://127.0.0.1:${Number(line['port'])}`, process: proc, kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000) };
+    route = { url: `${line['tls'] === true ? 'https' : 'http'}://127.0.0.1:${Number(line['port'])}`, ...portField('metricsPort', line), process: proc, kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000) };
     return route;
   };
 
@@ -150,7 +169,9 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       await waitUntil(
         `the route to see ${count} live servers`,
         async () => {
-          const metrics = await (o.fetch ?? fetch)(`${routeUrl}/metrics`).then((r) => r.text());
+          // --metrics-port moves /metrics to a plain-HTTP port of its own.
+          const metricsUrl = route?.metricsPort ? `http://127.0.0.1:${route.metricsPort}/metrics` : `${routeUrl}/metrics`;
+          const metrics = await (o.fetch ?? fetch)(metricsUrl).then((r) => r.text());
           const live = /^cim_route_live_servers(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1];
           return Number(live) === count ? true : undefined;
         },
@@ -163,6 +184,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       redisUrl: redis.url,
       zkConnect: o.zkConnect,
       zkRoot,
+      authSecret,
       servers,
       get route() {
         return route!;
