@@ -54,6 +54,10 @@ const browserSdk = {
     b.onResolve({ filter: /^\.\/transport\.ts$/ }, (args) =>
       args.resolveDir === sdk && basename(args.importer) !== 'transport-browser.ts' ? { path: join(sdk, 'transport-browser.ts') } : undefined,
     );
+    // files.ts (file messages: node:fs paths) → files-browser.ts, which refuses: the web client has none yet.
+    b.onResolve({ filter: /^\.\/files\.ts$/ }, (args) =>
+      args.resolveDir === sdk && basename(args.importer) !== 'files-browser.ts' ? { path: join(sdk, 'files-browser.ts') } : undefined,
+    );
     b.onResolve({ filter: /^node:events$/ }, () => ({ path: require.resolve('events/') }));
     b.onResolve({ filter: /^node:crypto$/ }, () => ({ path: join(web, 'src/crypto-shim.ts') }));
     b.onResolve({ filter: /^cim:protobuf-precompiled$/ }, () => ({ path: 'protobuf-precompiled', namespace: 'cim' }));

@@ -6,7 +6,11 @@
 import { systemClock } from '../../common/src/clock.ts';
 import { MemoryHistoryStore } from '../../common/src/history/memory.ts';
 import { MemoryGroupStore } from '../../common/src/groups/memory.ts';
+import { MemoryContactStore } from '../../common/src/contacts/memory.ts';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../common/src/log.ts';
 import { MemoryMetaHub, MemoryMetaStore } from '../../common/src/meta-store/memory.ts';
@@ -42,6 +46,7 @@ const upOptionSpecs = {
   heartbeatTimeout: { type: 'number', default: 30, min: 0.1, description: 'seconds without a frame before a client is evicted' },
   auth: { type: 'string', default: 'password', choices: ['cim', 'password'], description: 'password: accounts have passwords and calls need tokens; cim: CIM\'s open behaviour (no password, no token)' },
   authSecret: { type: 'string', optional: true, description: 'secret shared by servers and route (default: a random one per run)' },
+  fileStore: { type: 'string', optional: true, description: 'where file messages are kept: dir:<path> or s3://bucket?endpoint=...&region=... (default: a temporary directory, removed at exit)' },
   logLevel: { type: 'string', default: 'warn', choices: LOG_LEVELS, description: 'log level of the components' },
 } as const;
 type UpOptions = ParsedOptions<typeof upOptionSpecs>;
@@ -109,9 +114,10 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
     // Conversations' history likewise (Redis: each component's own client on the same server).
     const sharedMemoryHistory = new MemoryHistoryStore(systemClock);
     const sharedMemoryGroups = new MemoryGroupStore();
+    const sharedMemoryContacts = new MemoryContactStore();
     const newStores = () => {
       const store = newStore();
-      return store instanceof RedisRouteStore ? { store, inbox: new RedisInboxStore(store.client) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth, history: sharedMemoryHistory, groups: sharedMemoryGroups };
+      return store instanceof RedisRouteStore ? { store, inbox: new RedisInboxStore(store.client) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth, history: sharedMemoryHistory, groups: sharedMemoryGroups, contacts: sharedMemoryContacts };
     };
     // Every mode needs a shared secret (pushes are always authenticated); one process tree, so a random one per run is enough.
     const auth = (o.auth ?? 'password') as 'cim' | 'password';
@@ -143,8 +149,15 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
       servers.push(server);
     }
     const routeConfig = parseOptions(routeOptionSpecs, [], {}).options;
+    // File messages (docs/delivery.md "File messages"): a directory of this run unless told otherwise.
+    let fileStore = o.fileStore;
+    if (fileStore === undefined) {
+      const dir = await mkdtemp(join(tmpdir(), 'cim-up-files-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      fileStore = `dir:${dir}`;
+    }
     const route = await startCimRoute(
-      { ...routeConfig, host: o.host, port: o.routePort, strategy: o.strategy, auth, authSecret },
+      { ...routeConfig, host: o.host, port: o.routePort, strategy: o.strategy, auth, authSecret, fileStore },
       { ...newStores(), meta: newMeta(), log: log.child({ component: 'cim-route' }) },
     );
     cleanups.push(() => route.stop());

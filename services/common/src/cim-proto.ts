@@ -28,7 +28,7 @@ export const CIM_PROTO_JSON = {
           },
         },
         BaseCommand: {
-          values: { LOGIN_REQUEST: 0, MESSAGE: 1, PING: 2, OFFLINE: 3, LOGIN_RESPONSE: 4, MESSAGE_ACK: 5, GOAWAY: 6, RECEIPT: 7, SYNC: 8 },
+          values: { LOGIN_REQUEST: 0, MESSAGE: 1, PING: 2, OFFLINE: 3, LOGIN_RESPONSE: 4, MESSAGE_ACK: 5, GOAWAY: 6, RECEIPT: 7, SYNC: 8, PRESENCE: 9 },
         },
       },
     } } } } } } } } },

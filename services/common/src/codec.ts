@@ -17,6 +17,8 @@ export const Command = {
   GOAWAY: 6,
   RECEIPT: 7,
   SYNC: 8,
+  /** s->c, protocol 2 only: a contact went online/offline (sendUserId, sendUserName, online "1"/"0", sentAt) */
+  PRESENCE: 9,
 } as const;
 export type Command = (typeof Command)[keyof typeof Command];
 export const COMMAND_NAMES: Readonly<Record<number, keyof typeof Command>> = Object.fromEntries(
@@ -55,6 +57,12 @@ export const Prop = {
   groupId: 'groupId',
   /** MESSAGE s->c, MESSAGE_ACK: the message's sequence in its named group */
   gseq: 'gseq',
+  /** MESSAGE (both ways) of a private file message: its attachment (files/attachment.ts, docs/delivery.md "File messages") */
+  fileId: 'fileId',
+  fileName: 'fileName',
+  fileSize: 'fileSize',
+  fileType: 'fileType',
+  fileToken: 'fileToken',
 } as const;
 
 /** RECEIPT statuses. */

@@ -52,6 +52,18 @@ export const Codes = {
   GROUP_FORBIDDEN: { code: '7340', message: 'Not allowed in this group', retryable: false },
   /** Named groups: the group has --group-max-members members. */
   GROUP_FULL: { code: '7350', message: 'Group is full', retryable: false },
+  /** Files: the upload is larger than --max-file-bytes (HTTP 413); nothing was stored. */
+  FILE_TOO_LARGE: { code: '7500', message: 'File too large', retryable: false },
+  /** Files: the type is not in --file-types, or the name is an executable or script (HTTP 415). */
+  FILE_TYPE_REFUSED: { code: '7510', message: 'File type not accepted', retryable: false },
+  /** Files: the download token is missing, invalid, expired or not for this file (HTTP 403). */
+  FILE_FORBIDDEN: { code: '7520', message: 'Not allowed to download this file', retryable: false },
+  /** Files: no stored file has this id (HTTP 404). */
+  FILE_UNKNOWN: { code: '7530', message: 'No such file', retryable: false },
+  /** Files: the object store failed or cannot be reached (HTTP 503); upload or download again. */
+  FILE_STORE_UNAVAILABLE: { code: '7540', message: 'File store unavailable, please retry', retryable: true },
+  /** The receiver accepts private messages from its contacts only (/contacts/settings onlyContacts), and the sender is not one. */
+  CONTACTS_ONLY: { code: '7360', message: 'This user accepts messages from contacts only', retryable: false },
 } as const satisfies Record<string, WireCode>;
 export type CodeName = keyof typeof Codes;
 

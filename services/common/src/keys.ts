@@ -43,4 +43,15 @@ export const keys = {
   groupLock: (groupId: number | string) => `cim:group:lock:{g:${groupId}}`,
   /** set: the user's groupIds (an index of the members hashes, repaired on read) */
   userGroups: (userId: number | string) => `cim:group:mine:{${userId}}`,
+  // Contacts and presence (docs/delivery.md "Contacts and presence"): a user's list and setting share `{<uid>}`.
+  /** set: the user's contacts */
+  contacts: (userId: number | string) => `cim:contacts:{${userId}}`,
+  /** set: who has the user as a contact (reverse index, repaired on read) */
+  contactWatchers: (userId: number | string) => `cim:contacts:of:{${userId}}`,
+  /** string "1": only contacts may send the user private messages */
+  contactsOnly: (userId: number | string) => `cim:contacts:only:{${userId}}`,
+  /** hash userId -> server: users announced online (the presence journal; one slot) */
+  presenceAnnounced: 'cim:presence:{presence}:users',
+  /** hash server -> count of announced users */
+  presenceServers: 'cim:presence:{presence}:servers',
 } as const;

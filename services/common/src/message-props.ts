@@ -3,9 +3,10 @@
  * client sees one shape whichever way a message arrives. Pure.
  */
 import { Prop } from './codec.ts';
+import { attachmentProperties } from './files/attachment.ts';
 import type { InboxEntry } from './inbox/types.ts';
 
-/** sendUserId, sendUserName, msgId, sentAt, chatType, seq, and groupId + gseq of a named group's message (receiveUserId is set per recipient). */
+/** sendUserId, sendUserName, msgId, sentAt, chatType, seq, groupId + gseq of a named group's message, a file message's attachment (receiveUserId is set per recipient). */
 export function inboxEntryProperties(entry: InboxEntry): Record<string, string> {
   return {
     [Prop.sendUserId]: String(entry.from.userId),
@@ -15,5 +16,6 @@ export function inboxEntryProperties(entry: InboxEntry): Record<string, string> 
     [Prop.chatType]: entry.chatType,
     [Prop.seq]: String(entry.seq),
     ...(entry.groupId !== undefined && entry.gseq !== undefined ? { [Prop.groupId]: String(entry.groupId), [Prop.gseq]: String(entry.gseq) } : {}),
+    ...attachmentProperties(entry.attachment),
   };
 }

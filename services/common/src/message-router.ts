@@ -18,10 +18,12 @@ import { privateConversation, type HistoryLimits, type HistoryStore } from './hi
 import type { InboxEntry, InboxLimits, InboxStore } from './inbox/types.ts';
 import type { Logger } from './log.ts';
 import { inboxEntryProperties } from './message-props.ts';
+import type { Attachment } from './files/attachment.ts';
 import type { MetaStore } from './meta-store/types.ts';
 import type { PushTransport } from './push.ts';
 import { sendToNamedGroup, type GroupSent } from './groups/fan-out.ts';
 import type { GroupStore } from './groups/types.ts';
+import type { ContactStore } from './contacts/types.ts';
 
 /** Who exists and where they are connected (RouteStore, or its account/presence parts). */
 export interface RouterDirectory {
@@ -52,12 +54,16 @@ export interface MessageRouterOptions {
   readonly onRefused?: (reason: 'per-sender') => void;
   /** named groups (groups/fan-out.ts); absent: every group send is refused with 7330 */
   readonly groups?: GroupStore | undefined;
+  /** "only contacts may message me" (contacts/types.ts); absent: everyone may */
+  readonly contacts?: Pick<ContactStore, 'allows'> | undefined;
 }
 
 export interface OutgoingMessage {
   readonly text: string;
   /** the sender's id of the message; chosen here when absent */
   readonly msgId?: string | undefined;
+  /** a private file message's file (files/attachment.ts); kept in the inbox, not in history (its text says it) */
+  readonly attachment?: Attachment | undefined;
 }
 
 /** A stored private message: SENT. `push()` then tries the live delivery; true when a session got it. */
@@ -121,7 +127,14 @@ export class MessageRouter {
       throw new DeliveryError(Codes.STORE_UNAVAILABLE, 'account lookup failed', { cause: err });
     }
     if (!receiver) throw new DeliveryError(Codes.RECEIVER_UNKNOWN, `no user ${to}`);
-    const stored = { msgId, from: { userId: from.userId, userName: from.userName }, text: message.text, sentAt: this.#o.clock.now(), chatType: 'private' as const };
+    let allowed = true;
+    try {
+      allowed = (await this.#o.contacts?.allows(to, from.userId)) ?? true;
+    } catch (err) {
+      throw new DeliveryError(Codes.STORE_UNAVAILABLE, 'contacts lookup failed', { cause: err });
+    }
+    if (!allowed) throw new DeliveryError(Codes.CONTACTS_ONLY, `user ${to} accepts messages from contacts only`);
+    const stored = { msgId, from: { userId: from.userId, userName: from.userName }, text: message.text, sentAt: this.#o.clock.now(), chatType: 'private' as const, ...(message.attachment ? { attachment: message.attachment } : {}) };
     let appended;
     try {
       appended = await this.#o.inbox.append(to, stored, this.#o.limits);

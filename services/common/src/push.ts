@@ -14,9 +14,9 @@ export interface PushTlsOptions {
   readonly ca?: Buffer | undefined;
 }
 
-/** MESSAGE (live or replayed), OFFLINE (CIM's batch form), RECEIPT (delivered/read receipts to a sender). */
-export type PushCommand = 'MESSAGE' | 'OFFLINE' | 'RECEIPT';
-export const PUSH_COMMANDS: readonly PushCommand[] = ['MESSAGE', 'OFFLINE', 'RECEIPT'];
+/** MESSAGE (live or replayed), OFFLINE (CIM's batch form), RECEIPT (delivered/read receipts to a sender), PRESENCE (contacts/presence.ts). */
+export type PushCommand = 'MESSAGE' | 'OFFLINE' | 'RECEIPT' | 'PRESENCE';
+export const PUSH_COMMANDS: readonly PushCommand[] = ['MESSAGE', 'OFFLINE', 'RECEIPT', 'PRESENCE'];
 
 export interface PushRequest {
   /** Explicit recipients (private and batch pushes). */

@@ -16,7 +16,10 @@ import { clientAddress } from '../../common/src/server-address.ts';
 import { envelope, envelopeSchema, Status } from '../../common/src/status.ts';
 import { externalLogin, idTokenSchema, registerAuthRoutes } from './auth-routes.ts';
 import { registerHistoryRoutes } from './history-routes.ts';
+import { registerFileRoutes, type FileRoutesDeps } from './files-routes.ts';
 import { registerGroupRoutes } from './groups-routes.ts';
+import { registerContactRoutes } from './contacts-routes.ts';
+import type { ContactStore } from '../../common/src/contacts/types.ts';
 import type { GroupStore } from '../../common/src/groups/types.ts';
 import { DEFAULT_GROUP_MAX_MEMBERS } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
@@ -34,6 +37,8 @@ export interface RouteAppDeps {
   readonly groups?: GroupStore | undefined;
   /** --group-max-members */
   readonly groupMaxMembers?: number;
+  /** contacts and "only contacts" (POST /contacts/*); absent = none */
+  readonly contacts?: ContactStore | undefined;
   readonly loginDeps: LoginDeps;
   readonly registry: Registry;
   readonly metrics: RouteMetrics;
@@ -52,6 +57,8 @@ export interface RouteAppDeps {
   readonly https?: TlsMaterial | undefined;
   /** false: /metrics is served on --metrics-port instead */
   readonly metricsRoute?: boolean;
+  /** file messages (PUT/GET /files, files-routes.ts); absent = no such endpoints */
+  readonly files?: Omit<FileRoutesDeps, 'auth' | 'clock' | 'log'> | undefined;
 }
 
 // Names as CIM accepts them (`:`, `;`, spaces, any script) up to a generous length, except what is dangerous on a
@@ -286,6 +293,8 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
     );
 
     registerHistoryRoutes(api, { history: deps.history, groups: deps.groups, auth, tokenSchema: token });
+    if (deps.files) registerFileRoutes(api, { ...deps.files, auth, clock: deps.clock, log: deps.log });
+    if (deps.contacts) registerContactRoutes(api, { contacts: deps.contacts, accounts: deps.store, auth, tokenSchema: token });
     if (deps.groups) registerGroupRoutes(api, { groups: deps.groups, router: deps.router, accounts: deps.store, auth, tokenSchema: token, maxMembers: deps.groupMaxMembers ?? DEFAULT_GROUP_MAX_MEMBERS, maxMessageBytes, clock: deps.clock });
 
     api.get('/onlineUser', { schema: { response: { 200: envelopeSchema({ type: ['array', 'null'], items: accountSchema }) } } }, async () => {

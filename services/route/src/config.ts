@@ -2,6 +2,7 @@ import type { OptionSpecs, ParsedOptions } from '../../common/src/options.ts';
 import { LOG_LEVELS } from '../../common/src/log.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../common/src/message-size.ts';
 import { STRATEGIES } from '../../common/src/selection.ts';
+import { DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_BYTES } from '../../common/src/files/policy.ts';
 
 export const routeOptionSpecs = {
   host: { type: 'string', default: '0.0.0.0', description: 'address to bind the HTTP listener to' },
@@ -42,6 +43,10 @@ export const routeOptionSpecs = {
   groupMaxMembers: { type: 'int', default: 1000, min: 1, max: 100_000, description: 'most members of one named group; a join or invite beyond is refused with 7350' },
   historyMax: { type: 'int', default: 1000, min: 0, max: 100_000, description: 'most messages kept per conversation on the server for history paging (oldest out first); 0 turns server-side history off' },
   historyTtl: { type: 'int', default: 2_592_000, min: 1, description: 'seconds a conversation\'s history lives after its last message (default 30 days)' },
+  fileStore: { type: 'string', optional: true, description: 'where file and image messages are kept: dir:<path> (one route replica, or a shared volume) or s3://bucket[/prefix]?endpoint=URL&region=R (S3-compatible; credentials from the AWS_* env vars). Default: unset, file messages off' },
+  maxFileBytes: { type: 'int', default: DEFAULT_MAX_FILE_BYTES, min: 1, description: 'largest file on PUT /files in bytes; larger is refused with HTTP 413 and 7500' },
+  fileTypes: { type: 'string', default: DEFAULT_FILE_TYPES, description: 'comma-separated media types accepted on PUT /files (type/subtype or type/*); executable and script file names are refused whatever the type (7510)' },
+  fileTokenTtl: { type: 'int', default: 2_592_000, min: 1, description: 'seconds a file message\'s download token is valid (default 30 days, as --history-ttl)' },
   webConnectSrc: { type: 'string', optional: true, description: 'comma-separated extra sources (scheme://host[:port]) the web client at /app/ may connect to besides the route itself, for servers it reaches directly' },
   tlsCert: { type: 'string', optional: true, description: 'PEM certificate (chain) file: the route serves HTTPS, and WSS on /relay (needs --tls-key); re-read when it changes (cert-manager rotation)' },
   tlsKey: { type: 'string', optional: true, description: 'PEM private key file of --tls-cert' },

@@ -10,6 +10,8 @@ import { parseCommandLine } from '../../common/src/options.ts';
 import type { InboxStore } from '../../common/src/inbox/types.ts';
 import { historyOf } from '../../common/src/history/select.ts';
 import { groupsOf } from '../../common/src/groups/select.ts';
+import { contactsOf } from '../../common/src/contacts/select.ts';
+import type { ContactStore } from '../../common/src/contacts/types.ts';
 import type { GroupStore } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
@@ -31,6 +33,8 @@ import { createRouteMetrics } from './metrics.ts';
 import { cachedProbe, tcpProbe, type Probe } from './probe.ts';
 import { createRelayMetrics, WsRelay } from './relay.ts';
 import { registerWeb } from './web.ts';
+import { fileStoreOf } from '../../common/src/files/select.ts';
+import { parseFileTypes } from '../../common/src/files/policy.ts';
 import { loadTlsMaterial, readCaFile, tlsFilesFrom, TlsReloader, type SecureContextTarget } from '../../common/src/tls.ts';
 
 export interface CimRouteDeps {
@@ -41,6 +45,8 @@ export interface CimRouteDeps {
   readonly history?: HistoryStore;
   /** named groups (default: Redis beside the route store, else memory) */
   readonly groups?: GroupStore;
+  /** contacts and their setting (default: Redis beside the route store, else memory) */
+  readonly contacts?: ContactStore;
   readonly meta: MetaStore;
   /** tokens, revocations, failure counters (default: on the route store's Redis, or in memory) */
   readonly auth?: AuthStore;
@@ -93,7 +99,8 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
   const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
   const history = historyOf(config, deps, clock);
   const groups = groupsOf(deps);
-  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history, groups, onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
+  const contacts = contactsOf(deps);
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history, groups, contacts, onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
   await deps.meta.start();
   metrics.servers.set(deps.meta.servers().length);
   const offWatch = deps.meta.onChange((servers) => {
@@ -105,6 +112,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     router,
     history: history?.store,
     groups,
+    contacts,
     groupMaxMembers: config.groupMaxMembers,
     loginDeps: {
       store: deps.store,
@@ -127,6 +135,8 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
     rateLimits: { registerPerMinute: config.registerRateLimit, loginPerMinute: config.loginRateLimit },
     https: tlsMaterial,
     metricsRoute: config.metricsPort === undefined,
+    // Checked at start: a malformed --file-store or --file-types fails loudly, not at the first upload.
+    files: { store: config.fileStore ? fileStoreOf(config.fileStore) : undefined, secret: config.authSecret, maxBytes: config.maxFileBytes, types: parseFileTypes(config.fileTypes), tokenTtlMs: config.fileTokenTtl * 1000 },
   });
   const tlsReloader = tlsFiles && tlsMaterial ? new TlsReloader({ files: tlsFiles, initial: tlsMaterial, log: deps.log, intervalMs: config.tlsReloadInterval * 1000 }).add(app.server as unknown as SecureContextTarget) : undefined;
   tlsReloader?.start();

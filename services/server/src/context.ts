@@ -1,6 +1,7 @@
 /** What the parts of the server core (login, messages, receipts, replay, drain) share. */
 import type { AuthStore } from '../../common/src/auth-store.ts';
 import type { Clock } from '../../common/src/clock.ts';
+import type { PresenceNotifier } from '../../common/src/contacts/presence.ts';
 import type { InboxStore } from '../../common/src/inbox/types.ts';
 import type { Logger } from '../../common/src/log.ts';
 import type { MessageRouter } from '../../common/src/message-router.ts';
@@ -32,6 +33,8 @@ export interface ServerNodeOptions {
   readonly rateLimit?: RateLimitOptions;
   /** largest in-band message text in UTF-8 bytes (default DEFAULT_MAX_MESSAGE_BYTES) */
   readonly maxMessageBytes?: number;
+  /** online/offline events to the users' watchers (contacts/presence.ts); absent = none */
+  readonly presence?: PresenceNotifier | undefined;
 }
 
 /** Closes a connection with a logged reason (GOAWAY + close code: Session.close). */

@@ -130,6 +130,7 @@ export class LoginHandler {
     this.#o.metrics.logins.inc({ result: 'ok' });
     this.#o.log.debug({ userId, transport: session.transport.kind, protocol: session.protocol || '1' }, 'client logged in');
     session.write({ cmd: Command.LOGIN_RESPONSE, requestId: userId, properties: { [Prop.code]: Codes.SUCCESS.code, [Prop.maxSeq]: String(maxSeq) } });
+    void this.#o.presence?.online(userId, userName);
     // The server holds the session, so it pushes the pending inbox itself, at every login.
     await this.#replayer.replay(session).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'inbox replay failed; the client can SYNC'));
   }

@@ -15,6 +15,9 @@ import { parseCommandLine } from '../../common/src/options.ts';
 import type { InboxStore } from '../../common/src/inbox/types.ts';
 import { historyOf } from '../../common/src/history/select.ts';
 import { groupsOf } from '../../common/src/groups/select.ts';
+import { contactsOf } from '../../common/src/contacts/select.ts';
+import { PRESENCE_SWEEP_MS, PresenceNotifier } from '../../common/src/contacts/presence.ts';
+import type { ContactStore } from '../../common/src/contacts/types.ts';
 import type { GroupStore } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
@@ -48,6 +51,8 @@ export interface CimServerDeps {
   readonly history?: HistoryStore;
   /** named groups (default: Redis beside the route store, else memory) */
   readonly groups?: GroupStore;
+  /** contacts, their setting and the presence journal (default: Redis beside the route store, else memory) */
+  readonly contacts?: ContactStore;
   readonly meta: MetaStore;
   /** token revocations (default: on the route store's Redis, or in memory) */
   readonly auth?: AuthStore;
@@ -99,7 +104,9 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   // Pushes to this very server skip HTTP.
   const push = new LocalShortcutPushTransport(() => selfId, (request) => node.handlePush(request), httpPush);
   const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
-  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history: historyOf(config, deps, clock), groups: groupsOf(deps), onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
+  const contacts = contactsOf(deps);
+  const presence = new PresenceNotifier({ contacts, directory: deps.store, meta: deps.meta, push, clock, log: deps.log, selfId: () => selfId });
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history: historyOf(config, deps, clock), groups: groupsOf(deps), contacts, onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
   const node: ServerNode = new ServerNode({
     get selfId() {
       return selfId;
@@ -119,6 +126,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     revocationCheckMs: (config.revocationCheck ?? 5) * 1000,
     rateLimit: { maxMsgRate: config.maxMsgRate, msgBurst: config.msgBurst },
     maxMessageBytes: config.maxMessageBytes,
+    presence,
   });
 
   let shuttingDown = false;
@@ -191,7 +199,9 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     lastPublished = published;
     registration.update(nodeData()).catch(() => undefined);
   }, NODE_DATA_INTERVAL_MS);
-  for (const t of [sweepTimer, presenceTimer, dataTimer]) t.unref();
+  // Users of crashed servers go offline for their watchers (contacts/presence.ts).
+  const presenceSweepTimer = setInterval(() => void presence.sweep(), PRESENCE_SWEEP_MS);
+  for (const t of [sweepTimer, presenceTimer, dataTimer, presenceSweepTimer]) t.unref();
 
   deps.log.info({ server: selfId, tcpPort, httpPort, ...(internalPort ? { internalPort } : {}), ...(metricsPort ? { metricsPort } : {}), wsPath: config.wsPath, tls: tlsMaterial ? (config.tlsTcp ? 'http+tcp' : 'http') : 'off' }, 'cim-server started');
 
@@ -224,6 +234,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
         await tcpClosed;
         clearInterval(sweepTimer);
         clearInterval(presenceTimer);
+        clearInterval(presenceSweepTimer);
         await bounded(Promise.all([app.close(), internalApp?.close(), metricsApp?.close()]), 500, 'closing the http servers', deps.log);
         httpPush.close?.();
         deps.log.info({ server: selfId }, 'cim-server stopped');

@@ -8,6 +8,7 @@ import { Codes, type WireCode } from '../../common/src/codes.ts';
 import { Command, Prop, type CimFrame } from '../../common/src/codec.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, messageTooLarge } from '../../common/src/message-size.ts';
 import { DeliveryError, MSG_ID_PATTERN } from '../../common/src/message-router.ts';
+import { attachmentOf } from '../../common/src/files/attachment.ts';
 import { closeSession, type ServerNodeOptions } from './context.ts';
 import type { Session } from './session.ts';
 
@@ -68,9 +69,13 @@ export class MessageHandler {
     if (tooLarge) return ack(Codes.VALIDATION_FAIL, {}, tooLarge);
     const from = { userId: session.userId, userName: session.userName };
     const message = { text: frame.reqMsg, msgId: msgId === '' ? undefined : msgId };
+    // A file message's attachment (docs/delivery.md "File messages"): private messages only.
+    const attachment = attachmentOf(frame.properties);
+    if (attachment === 'invalid') return ack(Codes.VALIDATION_FAIL, {}, 'fileId, fileName, fileSize, fileType and fileToken must all be present and sound');
     const group = frame.properties[Prop.groupId];
-    if (group !== undefined && group !== '') return this.#toGroup(session, from, group, message, ack);
     const receiver = frame.properties[Prop.receiveUserId];
+    if (attachment && (receiver === undefined || receiver === '' || (group !== undefined && group !== ''))) return ack(Codes.VALIDATION_FAIL, {}, 'files go in private messages only');
+    if (group !== undefined && group !== '') return this.#toGroup(session, from, group, message, ack);
     if (receiver === undefined || receiver === '') {
       await this.#o.router.sendGroup(from, message);
       return ack(Codes.SUCCESS);
@@ -80,7 +85,7 @@ export class MessageHandler {
     }
     let sent;
     try {
-      sent = await this.#o.router.sendPrivate(from, Number(receiver), message);
+      sent = await this.#o.router.sendPrivate(from, Number(receiver), attachment ? { ...message, attachment } : message);
     } catch (err) {
       if (!(err instanceof DeliveryError)) throw err;
       if (err.wire.retryable) this.#o.log.warn({ err, userId: session.userId, msgId }, 'message not stored; the sender may retry');

@@ -22,7 +22,7 @@ export type { ServerNodeOptions } from './context.ts';
 
 const PONG_TCP = encodeLengthPrefixed(PONG_BODY);
 const EVICTIONS = new Set<CloseReason>(['heartbeat-timeout', 'login-timeout', 'slow-consumer', 'bad-frame', 'oversize-frame', 'rate-limited']);
-const PUSH_CMDS = { MESSAGE: Command.MESSAGE, OFFLINE: Command.OFFLINE, RECEIPT: Command.RECEIPT } as const;
+const PUSH_CMDS = { MESSAGE: Command.MESSAGE, OFFLINE: Command.OFFLINE, RECEIPT: Command.RECEIPT, PRESENCE: Command.PRESENCE } as const;
 
 export class ServerNode implements SessionHost {
   readonly hub = new Hub();
@@ -76,6 +76,7 @@ export class ServerNode implements SessionHost {
     if (wasCurrent) {
       // Only the route naming this server is removed: a user who already logged in elsewhere stays online.
       this.#o.store.logout(session.userId, this.#o.selfId).catch((err: unknown) => this.#o.log.warn({ err, userId: session.userId }, 'clearing presence failed'));
+      void this.#o.presence?.offline(session.userId, session.userName);
     }
   }
 
@@ -176,7 +177,7 @@ export class ServerNode implements SessionHost {
       const own = request.seqs?.[i];
       const seq = own !== undefined ? String(own) : request.properties[Prop.seq];
       // A receipt names the reader in receiveUserId; messages name their receiver.
-      const properties = cmd === Command.RECEIPT ? { ...request.properties } : { ...request.properties, [Prop.receiveUserId]: String(userId), ...(own !== undefined ? { [Prop.seq]: String(own) } : {}) };
+      const properties = cmd === Command.RECEIPT || cmd === Command.PRESENCE ? { ...request.properties } : { ...request.properties, [Prop.receiveUserId]: String(userId), ...(own !== undefined ? { [Prop.seq]: String(own) } : {}) };
       // CIM's clients cannot acknowledge: a stored message written to one leaves the inbox now, and is
       // never written to it twice (live push and login replay may race).
       const cimSeq = cmd === Command.MESSAGE && session && !session.speaksExtensions && seq !== undefined && /^\d{1,15}$/.test(seq) ? Number(seq) : undefined;
@@ -184,7 +185,9 @@ export class ServerNode implements SessionHost {
         delivered++;
         continue;
       }
-      if (session && session.status === 'ready' && session.write({ requestId: userId, cmd, properties, ...content })) {
+      // PRESENCE is an extension frame: CIM's clients never get it.
+      const speaks = cmd !== Command.PRESENCE || session?.speaksExtensions === true;
+      if (session && speaks && session.status === 'ready' && session.write({ requestId: userId, cmd, properties, ...content })) {
         written(session);
         if (cimSeq !== undefined) {
           session.noteStoredWrite(cimSeq);

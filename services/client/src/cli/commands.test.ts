@@ -123,3 +123,21 @@ describe('named-group commands', () => {
     expect(parseLine('#7')).toEqual({ kind: 'group', text: '#7' });
   });
 });
+
+describe('contact commands', () => {
+  it('parses :contacts, :add USERID, :remove USERID and answers bad arguments with usage', () => {
+    expect(parseLine(':contacts')).toEqual({ kind: 'contact-command', command: { op: 'list' } });
+    expect(parseLine(':add 42')).toEqual({ kind: 'contact-command', command: { op: 'add', userId: 42 } });
+    expect(parseLine(':remove 42')).toEqual({ kind: 'contact-command', command: { op: 'remove', userId: 42 } });
+    for (const line of [':add', ':add bob', ':add 0', ':add 1 2', ':remove', ':remove -3']) expect(parseLine(line).kind, line).toBe('usage');
+  });
+});
+
+describe('file commands', () => {
+  it('parses :file USERID PATH (spaces in the path) and :get MSGID [DIR], and answers bad arguments with usage', () => {
+    expect(parseLine(':file 42 /tmp/my photo.png')).toEqual({ kind: 'file', to: 42, path: '/tmp/my photo.png' });
+    expect(parseLine(':get 3f2a-b_9')).toEqual({ kind: 'get', id: '3f2a-b_9', dir: '.' });
+    expect(parseLine(':get abc /tmp/down loads')).toEqual({ kind: 'get', id: 'abc', dir: '/tmp/down loads' });
+    for (const line of [':file', ':file 42', ':file bob x.png', ':file 0 x.png', ':get', ':get ../x', ':get a;b']) expect(parseLine(line).kind, line).toBe('usage');
+  });
+});

@@ -20,6 +20,9 @@ export type GroupCommand =
   | { readonly op: 'join' | 'leave' | 'members'; readonly groupId: number }
   | { readonly op: 'invite'; readonly groupId: number; readonly userId: number };
 
+/** Contact commands (docs/delivery.md "Contacts and presence"). */
+export type ContactCommand = { readonly op: 'list' } | { readonly op: 'add' | 'remove'; readonly userId: number };
+
 export type Action =
   | SendAction
   | { readonly kind: 'empty' }
@@ -35,6 +38,9 @@ export type Action =
   | { readonly kind: 'aiOn' }
   | { readonly kind: 'aiOff' }
   | { readonly kind: 'group-command'; readonly command: GroupCommand }
+  | { readonly kind: 'contact-command'; readonly command: ContactCommand }
+  | { readonly kind: 'file'; readonly to: number; readonly path: string }
+  | { readonly kind: 'get'; readonly id: string; readonly dir: string }
   | { readonly kind: 'usage'; readonly message: string };
 
 export const DEFAULT_HISTORY_COUNT = 20;
@@ -63,6 +69,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   { key: ':leave', usage: ':leave GROUPID', description: 'leave a named group' },
   { key: ':members', usage: ':members GROUPID', description: 'the members of a named group you are in' },
   { key: ':invite', usage: ':invite GROUPID USERID', description: 'add a user to a named group (admins and the owner)' },
+  { key: ':contacts', usage: ':contacts', description: 'list your contacts and who of them is online' },
+  { key: ':add', usage: ':add USERID', description: 'add a contact: you are told when they go online or offline' },
+  { key: ':remove', usage: ':remove USERID', description: 'remove a contact' },
+  { key: ':file', usage: ':file USERID PATH', description: 'send the file at PATH to a user id (a file message; the receiver saves it with :get)' },
+  { key: ':get', usage: ':get MSGID [DIR]', description: 'save the file of a file message shown here into DIR (default: the current directory)' },
   { key: ':ai', usage: ':ai', description: 'AI mode on: local joke replies, nothing is sent' },
   { key: ':qai', usage: ':qai', description: 'AI mode off' },
 ];
@@ -135,6 +146,14 @@ function parseCommand(line: string): Action {
       if (groupId === undefined || userId === undefined) return { kind: 'usage', message: `${usageOf(':invite')} (both are ids)` };
       return { kind: 'group-command', command: { op: 'invite', groupId, userId } };
     }
+    case ':contacts':
+      return { kind: 'contact-command', command: { op: 'list' } };
+    case ':add':
+    case ':remove': {
+      const userId = args.length === 1 ? idOf(args[0]) : undefined;
+      if (userId === undefined) return { kind: 'usage', message: `${usageOf(key)} (USERID is a user id)` };
+      return { kind: 'contact-command', command: { op: key === ':add' ? 'add' : 'remove', userId } };
+    }
     case ':pu':
       return args.length !== 1 ? { kind: 'usage', message: usageOf(':pu') } : { kind: 'prefix', prefix: args[0]! };
     case ':emoji': {
@@ -146,6 +165,16 @@ function parseCommand(line: string): Action {
     }
     case ':delay':
       return parseDelay(rest);
+    case ':file': {
+      // The path is the rest of the line: it may contain spaces.
+      const m = /^(\d{1,16})\s+(\S.*)$/.exec(rest);
+      const to = m ? idOf(m[1]) : undefined;
+      return to === undefined ? { kind: 'usage', message: `${usageOf(':file')} (USERID is a user id)` } : { kind: 'file', to, path: m![2]! };
+    }
+    case ':get': {
+      const m = /^([A-Za-z0-9_-]{1,64})(?:\s+(\S.*))?$/.exec(rest);
+      return m ? { kind: 'get', id: m[1]!, dir: m[2] ?? '.' } : { kind: 'usage', message: `${usageOf(':get')} (MSGID as printed after [file])` };
+    }
     default:
       return { kind: 'help', unknown: key };
   }

@@ -1,6 +1,6 @@
 /** Turning things into console text. Pure: time and colour are parameters. */
 import { emojify, search as searchEmoji } from 'node-emoji';
-import type { ChatMessage, HistoryMessage, OnlineUser } from '../index.ts';
+import type { ChatMessage, HistoryMessage, OnlineUser, PresenceEvent } from '../index.ts';
 import { COMMANDS, MESSAGE_FORMS } from './commands.ts';
 
 /** CIM's highlight (reference §8.7): red + underline. */
@@ -78,6 +78,7 @@ export function messageJson(message: ChatMessage, reshown = false): string {
     chatType: message.chatType,
     seq: message.seq ?? null,
     ...(message.groupId !== undefined ? { groupId: message.groupId, gseq: message.gseq ?? null } : {}),
+    ...(message.attachment ? { attachment: message.attachment } : {}),
     sentAt: message.sentAt ?? null,
     receivedAt: message.receivedAt,
     replay: message.replay,
@@ -112,4 +113,13 @@ export function emojiPage(page: number): EmojiPage {
   if (page < 1 || page > pages) return { lines: [], pages };
   const lines = all.slice((page - 1) * EMOJI_PAGE_SIZE, page * EMOJI_PAGE_SIZE).map((e) => `:${e.name}: ${e.emoji}`);
   return { lines: [...lines, `page ${page}/${pages}; type an alias in a message, e.g. "hi :${all[0]?.name ?? 'smile'}:"`], pages };
+}
+
+/** A contact's presence change: `* bob is online`. */
+export function formatPresence(p: PresenceEvent): string {
+  return `* ${renderText(p.userName || `#${p.userId}`)} is ${p.online ? 'online' : 'offline'}`;
+}
+
+export function presenceJson(p: PresenceEvent): string {
+  return JSON.stringify({ type: 'presence', userId: p.userId, userName: p.userName, online: p.online, at: p.at });
 }

@@ -9,12 +9,13 @@ import type { Readable, Writable } from 'node:stream';
 import type { CimClient, ChatMessage, ReceiptEvent, SendResult, StateChange } from '../index.ts';
 import { isCimClientError, ClientErrorCode } from '../sdk/errors.ts';
 import { AI_FAREWELL, AI_GREETING, aiReply } from './ai.ts';
-import { parseLine, type Action, type GroupCommand, type SendAction } from './commands.ts';
+import { parseLine, type Action, type ContactCommand, type GroupCommand, type SendAction } from './commands.ts';
 import { DelayedSends } from './delayed-sends.ts';
 import { seenKey } from '../sdk/seen-store.ts';
 import { GROUP_PEER, type History } from './history.ts';
 import { receiptJson, ReceiptView } from './receipts.ts';
-import { emojiPage, formatHelp, formatHistoryMessage, formatIncoming, formatOnlineUsers, formatOutgoing, formatTime, highlight, messageJson } from './render.ts';
+import { emojiPage, formatHelp, formatHistoryMessage, formatIncoming, formatOnlineUsers, formatOutgoing, formatPresence, formatTime, highlight, messageJson, presenceJson } from './render.ts';
+import { AttachmentShelf, formatAttachment, getFileCommand, sendFileCommand } from './attachments.ts';
 
 export interface ShellOptions {
   readonly client: CimClient;
@@ -51,6 +52,8 @@ export class ChatShell {
   #resolveExit: (code: number) => void = () => {};
   readonly #delayed = new DelayedSends<SendAction>((message) => this.#handleSend(message));
   readonly #receipts = new ReceiptView();
+  /** attachments of shown file messages, for :get */
+  readonly #files = new AttachmentShelf();
   /** displayed private messages whose READ goes out on the next tick */
   #unread: ChatMessage[] = [];
 
@@ -65,6 +68,7 @@ export class ChatShell {
     this.#client.on('message', (m) => this.#onMessage(m));
     this.#client.on('state', (s) => this.#onState(s));
     this.#client.on('receipt', (r) => this.#onReceipt(r));
+    this.#client.on('presence', (p) => (this.#o.json ? this.#write(this.#o.stdout, presenceJson(p)) : this.#print(formatPresence(p))));
     this.#client.on('error', (err) => this.#print(`! ${err.message}`));
   }
 
@@ -214,6 +218,34 @@ export class ChatShell {
       case 'group-command':
         await this.#groupCommand(action.command);
         return;
+      case 'contact-command':
+        await this.#contactCommand(action.command);
+        return;
+      case 'file':
+      case 'get':
+        // A refusal (7500 too large, 7510 type, 7520 forbidden…) counts as a failed send for --once's exit code.
+        try {
+          const lines = action.kind === 'file' ? await sendFileCommand(this.#client, action.to, action.path) : await getFileCommand(this.#client, this.#files, action.id, action.dir);
+          for (const line of lines) this.#print(line);
+        } catch (err) {
+          this.#failures++;
+          throw err;
+        }
+        return;
+    }
+  }
+
+  /** Contacts: route calls; refusals print their catalogue message (7300 no such user, …). */
+  async #contactCommand(c: ContactCommand): Promise<void> {
+    const contacts = this.#client.contacts;
+    try {
+      if (c.op === 'add') return this.#print((await contacts.add(c.userId)) ? `* added contact ${c.userId}` : `* ${c.userId} is already a contact`);
+      if (c.op === 'remove') return this.#print((await contacts.remove(c.userId)) ? `* removed contact ${c.userId}` : `* ${c.userId} is not a contact`);
+      const list = await contacts.list();
+      if (list.length === 0) this.#print('you have no contacts (:add USERID)');
+      for (const u of list) this.#print(`  ${u.userName || `#${u.userId}`} (userId ${u.userId}) ${u.online ? 'online' : 'offline'}`);
+    } catch (err) {
+      this.#print(`! ${(err as Error).message}`);
     }
   }
 
@@ -329,6 +361,8 @@ export class ChatShell {
     if (key !== undefined) this.#o.displayJournal?.begin(key);
     if (this.#o.json) this.#write(this.#o.stdout, messageJson(message, reshown));
     else this.#print(formatIncoming(message, message.groupId !== undefined ? this.#groupNames.get(message.groupId) : undefined) + (reshown ? '  (again: cim chat stopped while showing it)' : ''));
+    const fileId = this.#files.remember(message);
+    if (fileId !== undefined && message.attachment) this.#print(formatAttachment(message.attachment, fileId));
     // Displayed = read: tell the sender (best effort; group messages have no read receipts). After this
     // listener returns, so the SDK has queued the delivered ack, which markRead sends first.
     if (message.chatType !== 'private') return;

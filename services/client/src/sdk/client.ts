@@ -22,10 +22,16 @@ import { Outbox } from './outbox.ts';
 import { DeliveryAcks, parseReceipt, readReceiptFrames } from './receipts.ts';
 import type { HistoryPage, OnlineUser } from './route-api.ts';
 import { Groups } from './groups.ts';
+import { FileTransfer, type Attachment, type Downloaded, type SendFileOptions } from './files.ts';
+import { attachmentProperties, fileMessageText } from '../../../common/src/files/attachment.ts';
+import type { Readable } from 'node:stream';
+import { Contacts, parsePresence } from './contacts.ts';
 
 export type { ChatMessage, ClientEvents, ClientInfo, ClientState, ReceiptEvent, SendOptions, SendResult, StateChange } from './events.ts';
 export type { ClientOptions } from './options.ts';
 export type { GroupInfo, GroupMemberInfo, GroupRole } from './groups.ts';
+export type { Attachment, Downloaded, SendFileOptions } from './files.ts';
+export type { ContactInfo, PresenceEvent } from './contacts.ts';
 
 /** Creates a client and connects it; rejects (and leaves nothing running) when the first login fails. */
 export async function createClient(options: ClientOptions): Promise<CimClient> {
@@ -42,6 +48,10 @@ export class CimClient extends EventEmitter<ClientEvents> {
   readonly #inbox: Inbox;
   /** Named groups: create, join, leave, invite, remove, rename, setRole, mine, members (route calls with this session's token). */
   readonly groups: Groups;
+  /** File messages' uploads and downloads (route PUT/GET /files, this session's token). */
+  readonly #files: FileTransfer;
+  /** Contacts: add, remove, list (with presence), onlyContacts; their changes arrive as 'presence' events. */
+  readonly contacts: Contacts;
   #closing: Promise<void> | undefined;
 
   constructor(options: ClientOptions) {
@@ -95,10 +105,29 @@ export class CimClient extends EventEmitter<ClientEvents> {
       emit: (message) => this.#emitMessage(message),
     });
     if (options.onMessage) this.on('message', options.onMessage);
+    this.#files = new FileTransfer({
+      baseUrl: this.#life.route.baseUrl,
+      fetch: o.fetch ?? fetch,
+      // A file is bigger than a route call: at least two minutes, first byte to last.
+      timeoutMs: Math.max(o.requestTimeoutMs, 120_000),
+      credentials: () => {
+        const uid = this.#life.userId;
+        if (uid === undefined || this.state === 'closed') throw this.state === 'closed' ? closedError() : new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'files need a login first (connect())');
+        return { userId: uid, token: this.#life.session.accessToken };
+      },
+      refresh: () => this.#life.session.renewTokens(this.#life.userId, this.#life.signal),
+      signal: () => this.#life.signal,
+    });
     this.groups = new Groups((path, payload) => {
       if (this.state === 'closed') return Promise.reject(closedError());
       const uid = this.#life.userId;
       if (uid === undefined) return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'groups need a login first (connect())'));
+      return this.#life.session.post(path, uid, payload, this.#life.signal);
+    });
+    this.contacts = new Contacts((path, payload) => {
+      if (this.state === 'closed') return Promise.reject(closedError());
+      const uid = this.#life.userId;
+      if (uid === undefined) return Promise.reject(new CimClientError(ClientErrorCode.INVALID_ARGUMENT, 'contacts need a login first (connect())'));
       return this.#life.session.post(path, uid, payload, this.#life.signal);
     });
   }
@@ -163,6 +192,26 @@ export class CimClient extends EventEmitter<ClientEvents> {
     if (!Number.isSafeInteger(groupId) || groupId <= 0) throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `groupId must be a positive id, got ${groupId}`);
     if ((this.#life.mode ?? (await this.#decidedMode())) === 'cim') throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, "CIM's protocol has no named groups");
     return this.#outbox.send(text, { [Prop.groupId]: String(groupId) }, options);
+  }
+
+  /**
+   * Sends a file message (docs/delivery.md "File messages"): uploads the file (a path, Buffer or stream) to the
+   * route, then sends a private message "[file] name (size)" carrying its attachment. Resolves on SENT with the
+   * attachment; rejects with ROUTE_REJECTED (serverCode 7500 too large, 7510 type refused) or as sendPrivate.
+   */
+  async sendFile(to: number, file: string | Buffer | Uint8Array | Readable, options: SendFileOptions = {}): Promise<SendResult & { attachment: Attachment }> {
+    this.#assertSendable();
+    if (!Number.isSafeInteger(to) || to <= 0) throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, `receiver must be a positive user id, got ${to}`);
+    if ((this.#life.mode ?? (await this.#decidedMode())) === 'cim') throw new CimClientError(ClientErrorCode.INVALID_ARGUMENT, "CIM's protocol has no file messages");
+    const attachment = await this.#files.upload(file, options);
+    const sendOptions = { ...(options.msgId !== undefined ? { msgId: options.msgId } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
+    const sent = await this.#outbox.send(fileMessageText(attachment), { [Prop.receiveUserId]: String(to), ...attachmentProperties(attachment) }, sendOptions);
+    return { ...sent, attachment };
+  }
+
+  /** Downloads a file message's attachment into a directory (keeping its name) or to a new file path. */
+  download(attachment: Attachment, destination: string): Promise<Downloaded> {
+    return this.#files.download(attachment, destination);
   }
 
   /** The protocol spoken: 'cim' or 'native', or undefined while 'auto' waits for the first /login answer. */
@@ -255,6 +304,11 @@ export class CimClient extends EventEmitter<ClientEvents> {
       case Command.RECEIPT:
         for (const receipt of parseReceipt(frame)) this.emit('receipt', receipt);
         return;
+      case Command.PRESENCE: {
+        const presence = parsePresence(frame);
+        if (presence) this.emit('presence', presence);
+        return;
+      }
       default:
         this.#o.logger.debug({ cmd: frame.cmd }, 'ignored frame');
     }

@@ -2,6 +2,8 @@
 import type { ReceiptStatus } from '../../../common/src/codec.ts';
 import type { ServerAssignment } from './route-api.ts';
 import type { TransportKind } from './transport.ts';
+import type { PresenceEvent } from './contacts.ts';
+import type { Attachment } from '../../../common/src/files/attachment.ts';
 
 export type ClientState = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'closed';
 
@@ -26,6 +28,8 @@ export interface ChatMessage {
   readonly replay: boolean;
   /** Not live: replayed from the inbox, or CIM's OFFLINE batch. */
   readonly offline: boolean;
+  /** A file message's file: client.download(message.attachment, dir) fetches it (docs/delivery.md "File messages"). */
+  readonly attachment?: Attachment;
 }
 
 /** A receipt for a message this user sent: the receiver got it (delivered) or displayed it (read). */
@@ -84,6 +88,8 @@ export interface SendResult {
 
 export interface ClientEvents {
   message: [ChatMessage];
+  /** a contact went online/offline (sdk/contacts.ts) */
+  presence: [PresenceEvent];
   receipt: [ReceiptEvent];
   state: [StateChange];
   error: [Error];

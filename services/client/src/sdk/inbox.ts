@@ -9,6 +9,7 @@
  * client asks for a SYNC and releases what it holds, in order, rather than hiding it longer.
  */
 import { Command, Prop, type CimFrame } from '../../../common/src/codec.ts';
+import { attachmentOf } from '../../../common/src/files/attachment.ts';
 import type { Logger } from '../../../common/src/log.ts';
 import type { ChatMessage } from './events.ts';
 import { parseSeq } from './outbox.ts';
@@ -172,6 +173,9 @@ export function parseMessages(frame: CimFrame, selfId: number): ChatMessage[] {
   const groupId = parseSeq(p[Prop.groupId]);
   const gseq = parseSeq(p[Prop.gseq]);
   const named = chatType === 'group' && groupId !== undefined && gseq !== undefined ? { groupId, gseq } : {};
+  // A file message's file; unsound file properties are dropped (the text still says what it was).
+  const file = attachmentOf(p);
+  const attachment = file !== undefined && file !== 'invalid' ? { attachment: file } : {};
   const receivedAt = Date.now();
   // A batch shares one set of ids, so only a single message keeps its msgId and seq.
   const single = texts.length === 1;
@@ -186,7 +190,7 @@ export function parseMessages(frame: CimFrame, selfId: number): ChatMessage[] {
     receivedAt,
     replay,
     offline: replay || offlineBatch,
-    ...(single ? named : {}),
+    ...(single ? { ...named, ...attachment } : {}),
   }));
 }
 

@@ -2,13 +2,23 @@
  * The lifecycle's retry rules: which failures earn another attempt, which end the client, and how to wait
  * between attempts (abortably, so close() never waits for a backoff).
  */
+import { Codes } from '../../../common/src/codes.ts';
 import { ClientErrorCode, CimClientError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { RouteApi } from './route-api.ts';
 
-/** Failures of the first connect worth another attempt: the network, not the account. */
+/**
+ * Route answers that mean "not yet", not "no": no server in the route's view yet (7100: a cluster that just became
+ * Ready, a route whose ZooKeeper watch is catching up) or the identity provider down (9305). Not 5000: another
+ * client of the user is logged in, which retrying would only fight.
+ */
+const NOT_YET = new Set<string>([Codes.SERVER_NOT_AVAILABLE.code, Codes.IDP_UNAVAILABLE.code]);
+
+/** Failures of the first connect worth another attempt: the network, or the cluster not ready yet; not the account. */
 export function isTransient(err: unknown): boolean {
-  return err instanceof CimClientError && (err.code === ClientErrorCode.ROUTE_UNAVAILABLE || err.code === ClientErrorCode.CONNECT_FAILED || err.code === ClientErrorCode.TIMEOUT);
+  if (!(err instanceof CimClientError)) return false;
+  if (err.code === ClientErrorCode.ROUTE_UNAVAILABLE || err.code === ClientErrorCode.CONNECT_FAILED || err.code === ClientErrorCode.TIMEOUT) return true;
+  return err.serverCode !== undefined && NOT_YET.has(err.serverCode);
 }
 
 /** Errors that end a reconnect loop: the server said do not come back. */

@@ -32,6 +32,11 @@ export class RouteSession {
     return this.#mode;
   }
 
+  /** This session's current access token (file transfers send it as a Bearer token). */
+  get accessToken(): string | undefined {
+    return this.#tokens?.token ?? this.#grant?.token;
+  }
+
   /** The grant of the last login the route accepted. */
   get grant(): LoginGrant | undefined {
     return this.#grant;

@@ -8,7 +8,8 @@ import { Agent, request } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { ClientTls } from './endpoint.ts';
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
+// Room for a file download (files.ts; the route's --max-file-bytes is 20 MiB by default).
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export function tlsFetch(tls: ClientTls): typeof fetch {
   const agent = new Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca !== undefined ? { ca: tls.ca as string | Buffer | Array<string | Buffer> } : {}) });
@@ -18,8 +19,8 @@ export function tlsFetch(tls: ClientTls): typeof fetch {
     new Promise((resolve, reject) => {
       const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
       const headers = Object.fromEntries(new Headers(init.headers ?? {}).entries());
-      // The route API sends JSON strings only.
-      const body = typeof init.body === 'string' ? init.body : undefined;
+      // The route API sends JSON strings; file uploads (files.ts) send bytes.
+      const body = typeof init.body === 'string' || init.body instanceof Uint8Array ? init.body : undefined;
       if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
       const signal = init.signal ?? undefined;
       if (signal?.aborted) return reject(signal.reason);

@@ -4,6 +4,7 @@
  * a bad argument fails loudly here instead of being stored and replayed to a client forever.
  */
 import { parseSeqEntry } from '../stored-entry.ts';
+import { checkAttachment } from '../files/attachment.ts';
 import type { AppendResult, InboxEntry, InboxLimits, InboxMessage } from './types.ts';
 
 const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -47,6 +48,8 @@ export function normalizeMessage(m: InboxMessage): InboxMessage {
   // A named group's message carries both its group and its gseq, or neither (then it is a private message).
   const grouped = m.groupId !== undefined || m.gseq !== undefined;
   if (grouped && (m.chatType !== 'group' || !isPositiveInt(m.groupId) || !isPositiveInt(m.gseq))) throw new RangeError('inbox: bad groupId/gseq');
+  const attachment = m.attachment === undefined ? undefined : checkAttachment(m.attachment);
+  if (m.attachment !== undefined && !attachment) throw new RangeError('inbox: bad attachment');
   return {
     msgId: m.msgId,
     from: { userId: m.from.userId, userName: m.from.userName },
@@ -54,6 +57,8 @@ export function normalizeMessage(m: InboxMessage): InboxMessage {
     sentAt: m.sentAt,
     chatType: m.chatType,
     ...(grouped ? { groupId: m.groupId!, gseq: m.gseq! } : {}),
+    // Last: the Lua scripts find the sender by the fixed order of the first fields (inbox/redis.ts).
+    ...(attachment ? { attachment } : {}),
   };
 }
 

@@ -14,6 +14,8 @@
  * - pending returns entries in seq order.
  */
 
+import type { Attachment } from '../files/attachment.ts';
+
 export interface InboxMessage {
   readonly msgId: string;
   readonly from: { readonly userId: number; readonly userName: string };
@@ -24,6 +26,8 @@ export interface InboxMessage {
   /** named-group messages (chatType 'group'): the group, and the message's place in it (docs/delivery.md "Named groups") */
   readonly groupId?: number;
   readonly gseq?: number;
+  /** a private file message's file (files/attachment.ts, docs/delivery.md "File messages") */
+  readonly attachment?: Attachment;
 }
 
 export interface InboxEntry extends InboxMessage {
