@@ -45,14 +45,14 @@ describe('the user journey on a real node', () => {
   beforeAll(() => {
     process.stderr.write(`e2e-node: node-up timings ${JSON.stringify(inject('nodeTimings'))}\n`);
   });
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') failed = true;
+  // Saved at the first failure, before later steps delete what failed (the CimCluster, its pods and their logs).
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== 'fail' || failed) return;
+    failed = true;
+    const dir = await saveArtifacts(cli, { ...inject('nodeLogDirs'), chat: logDir() }, 'journey');
+    process.stderr.write(`e2e-node: artifacts of "${ctx.task.name}" saved to ${dir}\n`);
   });
   afterAll(async () => {
-    if (failed) {
-      const dir = await saveArtifacts(cli, { ...inject('nodeLogDirs'), chat: logDir() }, 'journey');
-      process.stderr.write(`e2e-node: artifacts saved to ${dir}\n`);
-    }
     for (const u of users) await u.stop();
     await pf?.stop();
     process.stderr.write(`e2e-node: journey timings ${JSON.stringify(timings)}\n`);
@@ -100,7 +100,10 @@ describe('the user journey on a real node', () => {
     await cli.kubectl(['delete', 'pod', '-n', NS, leader.pod, '--wait=false']);
     await sendBoth(alice, bob, 'zk', 3, 120_000);
     await waitPodsReady(cli, NS, sel('zookeeper'), 3);
-    await waitFor('quorum again', async () => (await modes()) === 'follower,follower,leader', { timeoutMs: 120_000 });
+    let seen = '';
+    await waitFor('quorum again', async () => (seen = await modes()) === 'follower,follower,leader', { timeoutMs: 120_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}; the members' modes were "${seen}" (deleted: ${leader.pod})`, { cause: err });
+    });
     await sendBoth(alice, bob, 'zk-after', 3);
   });
 
