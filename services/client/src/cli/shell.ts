@@ -9,7 +9,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { CimClient, ChatMessage, ReceiptEvent, SendResult, StateChange } from '../index.ts';
 import { isCimClientError, ClientErrorCode } from '../sdk/errors.ts';
 import { AI_FAREWELL, AI_GREETING, aiReply } from './ai.ts';
-import { parseLine, type Action, type ContactCommand, type GroupCommand, type SendAction } from './commands.ts';
+import { parseLine, type Action, type SendAction } from './commands.ts';
+import { contactCommand, groupCommand } from './social.ts';
 import { DelayedSends } from './delayed-sends.ts';
 import { seenKey } from '../sdk/seen-store.ts';
 import { GROUP_PEER, type History } from './history.ts';
@@ -216,10 +217,13 @@ export class ChatShell {
         await this.#send(action);
         return;
       case 'group-command':
-        await this.#groupCommand(action.command);
-        return;
       case 'contact-command':
-        await this.#contactCommand(action.command);
+        try {
+          const lines = action.kind === 'group-command' ? await groupCommand(this.#client, action.command, this.#groupNames) : await contactCommand(this.#client, action.command);
+          for (const line of lines) this.#print(line);
+        } catch (err) {
+          this.#print(`! ${(err as Error).message}`);
+        }
         return;
       case 'file':
       case 'get':
@@ -232,62 +236,6 @@ export class ChatShell {
           throw err;
         }
         return;
-    }
-  }
-
-  /** Contacts: route calls; refusals print their catalogue message (7300 no such user, …). */
-  async #contactCommand(c: ContactCommand): Promise<void> {
-    const contacts = this.#client.contacts;
-    try {
-      if (c.op === 'add') return this.#print((await contacts.add(c.userId)) ? `* added contact ${c.userId}` : `* ${c.userId} is already a contact`);
-      if (c.op === 'remove') return this.#print((await contacts.remove(c.userId)) ? `* removed contact ${c.userId}` : `* ${c.userId} is not a contact`);
-      const list = await contacts.list();
-      if (list.length === 0) this.#print('you have no contacts (:add USERID)');
-      for (const u of list) this.#print(`  ${u.userName || `#${u.userId}`} (userId ${u.userId}) ${u.online ? 'online' : 'offline'}`);
-    } catch (err) {
-      this.#print(`! ${(err as Error).message}`);
-    }
-  }
-
-  /** Named groups: route calls; refusals print their catalogue message (7320 not a member, …). */
-  async #groupCommand(c: GroupCommand): Promise<void> {
-    const groups = this.#client.groups;
-    try {
-      switch (c.op) {
-        case 'mine': {
-          const mine = await groups.mine();
-          if (mine.length === 0) this.#print('you are in no named group (:create NAME, :join GROUPID)');
-          for (const g of mine) {
-            this.#groupNames.set(g.groupId, g.name);
-            this.#print(`#${g.groupId} ${g.name} (${g.role}${g.open ? '' : ', closed'})`);
-          }
-          return;
-        }
-        case 'create': {
-          const g = await groups.create(c.name);
-          this.#groupNames.set(g.groupId, g.name);
-          this.#print(`* created #${g.groupId} ${g.name}; write to it with #${g.groupId} TEXT`);
-          return;
-        }
-        case 'join':
-          this.#print((await groups.join(c.groupId)) ? `* joined #${c.groupId}` : `* already in #${c.groupId}`);
-          return;
-        case 'leave':
-          this.#print((await groups.leave(c.groupId)) ? `* left #${c.groupId}` : `* not in #${c.groupId}`);
-          return;
-        case 'invite':
-          this.#print((await groups.invite(c.groupId, c.userId)) ? `* added ${c.userId} to #${c.groupId}` : `* ${c.userId} is already in #${c.groupId}`);
-          return;
-        case 'members': {
-          const { group, members } = await groups.members(c.groupId);
-          this.#groupNames.set(group.groupId, group.name);
-          this.#print(`#${group.groupId} ${group.name}: ${members.length} members`);
-          for (const m of members) this.#print(`  ${m.userName || `#${m.userId}`} (userId ${m.userId}, ${m.role})`);
-          return;
-        }
-      }
-    } catch (err) {
-      this.#print(`! ${(err as Error).message}`);
     }
   }
 

@@ -3,6 +3,7 @@
  * `{code, message, reqNo, dataBody}` with HTTP 200 also for business errors; anything but code "9000"
  * becomes a CimClientError ROUTE_REJECTED carrying the code. Stateless: one instance per client.
  */
+import type { Endpoint } from './endpoint.ts';
 import { certificateProblem, ClientErrorCode, CimClientError } from './errors.ts';
 
 export const ROUTE_SUCCESS = '9000';
@@ -12,18 +13,8 @@ export interface RegisteredAccount {
   readonly userName: string;
 }
 
-/** The server chosen by the route for a protocol-2 login. */
-export interface ServerAssignment {
-  readonly ip: string;
-  readonly cimServerPort: number;
-  readonly httpPort: number;
-  /** Path of the WebSocket endpoint on httpPort, e.g. "/ws". */
-  readonly wsPath: string;
-  /** The server speaks TLS on httpPort (wss://); tlsTcp: on cimServerPort too; tlsName: the certificate name to verify. */
-  readonly tls?: boolean;
-  readonly tlsTcp?: boolean;
-  readonly tlsName?: string;
-}
+/** The server chosen by the route for a protocol-2 login: the endpoint a transport connects to (endpoint.ts). */
+export type ServerAssignment = Endpoint;
 
 export interface LoginGrant extends ServerAssignment {
   /** Route-issued access token (JWT): sent in LOGIN_REQUEST and to every call for this user. Empty in cim mode. */
