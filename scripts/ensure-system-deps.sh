@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the integration tests and `cim up` use: redis-server and ZooKeeper, and
+# Installs the Debian packages the integration tests and `cim up` use: redis-server, ZooKeeper, PostgreSQL, and
 # headless Chromium (+ a font) for the web client's browser test. Idempotent: does nothing when all are
 # present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+# redis-cli (Debian's redis-tools, a dependency of redis-server) creates the test Redis Cluster (infra/redis-cluster.ts).
+command -v redis-cli >/dev/null || missing+=(redis-tools)
 [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 command -v java >/dev/null || missing+=(default-jre-headless)
 # test/integration/web-client.test.ts drives /usr/bin/chromium with playwright-core; a font so text renders.
@@ -12,6 +14,8 @@ command -v java >/dev/null || missing+=(default-jre-headless)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 # test/integration/tls.test.ts and services/common/src/tls.test.ts make throwaway certificates with the openssl CLI.
 command -v openssl >/dev/null || missing+=(openssl)
+# The SQL inbox/history backend's tests start a throwaway PostgreSQL (services/common/src/infra/postgres-server.ts).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

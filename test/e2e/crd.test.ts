@@ -28,6 +28,7 @@ describe('CimCluster CRD', () => {
       server: { replicas: 2, tcpPort: 11211, httpPort: 8081, heartbeatTimeoutSeconds: 30, shutdownTimeoutSeconds: 10 },
       route: { replicas: 1, port: 8083, strategy: 'round-robin', service: { type: 'ClusterIP' } },
       auth: { enabled: true },
+      login: { policy: 'reject', maxDevices: 5 },
     });
   });
 
@@ -38,7 +39,10 @@ describe('CimCluster CRD', () => {
     [{ server: { tcpPort: 9000, httpPort: 9000 } }, 'server.tcpPort and server.httpPort must differ'],
     [{ route: { strategy: 'fastest' } }, 'Unsupported value: "fastest"'],
     [{ redis: { external: { url: 'http://redis:6379' } } }, 'spec.redis.external.url in body should match'],
+    [{ redis: { external: { url: 'redis-sentinel://s1:26379,s2:26379' } } }, 'spec.redis.external.url in body should match'],
     [{ imagePullPolicy: 'Sometimes' }, 'Unsupported value: "Sometimes"'],
+    [{ login: { policy: 'everyone' } }, 'Unsupported value: "everyone"'],
+    [{ login: { maxDevices: 0 } }, 'spec.login.maxDevices in body should be greater than or equal to 1'],
     [{ server: { external: { type: 'ClusterIP' } } }, 'Unsupported value: "ClusterIP"'],
     [{ server: { external: {} } }, 'spec.server.external.type: Required value'],
     [{ server: { external: { type: 'NodePort', nodePorts: [{ tcp: 31000, http: 31000 }] } } }, 'server.external.nodePorts: tcp and http of one pod must differ'],

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { historyFileName } from '../../services/client/src/cli/history.ts';
+import { DEVICE_FILE } from '../../services/client/src/cli/device-file.ts';
 import { SEEN_FILE } from '../../services/client/src/cli/main.ts';
 import { TextSink } from '../harness/text-sink.ts';
 import { CIM_MAIN, startCluster, type TestCluster } from '../harness/cluster.ts';
@@ -156,8 +157,9 @@ describe('cim chat as a process', () => {
       ['in', `cli-ben(${benId})`, 'group reply'],
     ]);
     for (const line of annLines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d\t/);
-    // Next to the history: the ids of the messages shown, so a restarted chat does not show them again.
-    expect((await readdir(join(historyDir, 'cli-ben'))).sort()).toEqual([day, SEEN_FILE].sort());
+    // Next to the history: the ids of the messages shown, so a restarted chat does not show them again, and
+    // this installation's device id (--login-policy multi).
+    expect((await readdir(join(historyDir, 'cli-ben'))).sort()).toEqual([day, SEEN_FILE, DEVICE_FILE].sort());
   });
 
   it('--once sends what stdin holds and exits; --json prints received messages as JSON lines', async () => {

@@ -4,6 +4,7 @@ import { RedisInboxStore } from '../../services/common/src/inbox/redis.ts';
 import { startRedisServer, type RedisInstance } from '../../services/common/src/infra/redis-server.ts';
 import { keys } from '../../services/common/src/keys.ts';
 import { RedisRouteStore } from '../../services/common/src/route-store/redis.ts';
+import { describeInboxDevicesContract } from '../contracts/inbox-devices.ts';
 import { describeInboxStoreContract } from '../contracts/inbox-store.ts';
 
 let redis: RedisInstance;
@@ -22,6 +23,12 @@ describeInboxStoreContract('redis', async () => {
     advance: (ms) => new Promise<void>((r) => setTimeout(r, ms)), // Redis expires keys on its own clock
     close: async () => void (await client.quit()),
   };
+});
+
+describeInboxDevicesContract('redis', async () => {
+  const client = new Redis(redis.url, { enableAutoPipelining: true });
+  await client.flushall();
+  return { store: new RedisInboxStore(client), advance: (ms) => new Promise<void>((r) => setTimeout(r, ms)), close: async () => void (await client.quit()) };
 });
 
 describe('RedisInboxStore on a shared connection', () => {

@@ -20,6 +20,8 @@ import { startCluster, type TestCluster } from '../harness/cluster.ts';
 import { routeApi } from '../harness/route-api.ts';
 
 const SECRET = 'presence-suite-secret';
+/** Groups of up to this many members give their members each other's presence. */
+const GROUP_PRESENCE_MAX = 3;
 const ZK_SESSION_MS = 2000;
 /** Login and logout events are pushed at once; this leaves room for a loaded machine. */
 const LIVE_BOUND_MS = 3000;
@@ -32,7 +34,7 @@ const clients: CimClient[] = [];
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'cim-presence-'));
-  cluster = await startCluster({ servers: 2, authSecret: SECRET, auth: 'password', zkSessionTimeoutMs: ZK_SESSION_MS });
+  cluster = await startCluster({ servers: 2, authSecret: SECRET, auth: 'password', zkSessionTimeoutMs: ZK_SESSION_MS, serverArgs: ['--group-presence-max', String(GROUP_PRESENCE_MAX)] });
 });
 
 afterAll(async () => {
@@ -150,6 +152,43 @@ describe('contacts and presence', () => {
       fromBob: alice.got.filter((m) => m.from.userId === bob.c.userId).length,
       fromDave: alice.got.filter((m) => m.from.userId === dave.c.userId).length,
     }).toEqual({ refused: STRANGER, fromBob: CONTACT, fromDave: 0 });
+  });
+
+  it('members of a small group hear of each other, members of a bigger one do not, outsiders never', async () => {
+    const a = await connect('gp-a');
+    const c = await connect('gp-c');
+    const f = await connect('gp-f');
+    const small = await a.c.groups.create('gp-small');
+    const big = await a.c.groups.create('gp-big');
+    expect(await c.c.groups.join(small.groupId)).toBe(true);
+    expect(await c.c.groups.join(big.groupId)).toBe(true);
+    // b joins the small group (3 members), d and e the big one (4 > GROUP_PRESENCE_MAX); then all leave.
+    const b = await connect('gp-b');
+    const d = await connect('gp-d');
+    const e = await connect('gp-e');
+    expect(await b.c.groups.join(small.groupId)).toBe(true);
+    expect(await d.c.groups.join(big.groupId)).toBe(true);
+    expect(await e.c.groups.join(big.groupId)).toBe(true);
+    const [bId, dId] = [b.c.userId!, d.c.userId!];
+    await Promise.all([b.c.close(), d.c.close(), e.c.close()]);
+    await until('the small group heard b leave', () => of(a.presence, bId, false) === 1 && of(c.presence, bId, false) === 1, LIVE_BOUND_MS);
+    const before = (u: User, id: number) => [of(u.presence, id, true), of(u.presence, id, false)];
+    const base = { a: before(a, bId), c: before(c, bId) };
+
+    // d comes and goes (big group: no event), then b (small group: one online, one offline each).
+    const d2 = await connect('gp-d');
+    await d2.c.close();
+    const b2 = await connect('gp-b');
+    await until('the small group heard b come', () => of(a.presence, bId, true) === base.a[0]! + 1 && of(c.presence, bId, true) === base.c[0]! + 1, LIVE_BOUND_MS);
+    await b2.c.close();
+    await until('the small group heard b go', () => of(a.presence, bId, false) === base.a[1]! + 1 && of(c.presence, bId, false) === base.c[1]! + 1, LIVE_BOUND_MS);
+    expect({
+      aOfB: [of(a.presence, bId, true) - base.a[0]!, of(a.presence, bId, false) - base.a[1]!],
+      cOfB: [of(c.presence, bId, true) - base.c[0]!, of(c.presence, bId, false) - base.c[1]!],
+      aOfD: a.presence.filter((p) => p.userId === dId).length,
+      cOfD: c.presence.filter((p) => p.userId === dId).length,
+      outsider: f.presence.length,
+    }).toEqual({ aOfB: [1, 1], cOfB: [1, 1], aOfD: 0, cOfD: 0, outsider: 0 });
   });
 
   it('cim chat: :add, :contacts, and "* NAME is online/offline" lines', async () => {

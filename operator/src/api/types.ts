@@ -102,6 +102,12 @@ export interface TlsSpec {
   caInSecret: boolean;
 }
 
+/** A second login of an online user: the components' --login-policy and --max-devices. */
+export interface LoginSpec {
+  policy: 'reject' | 'takeover' | 'multi';
+  maxDevices: number;
+}
+
 export interface CimClusterSpec {
   paused: boolean;
   /** imagePullPolicy of every container; IfNotPresent lets locally imported images run. */
@@ -111,6 +117,7 @@ export interface CimClusterSpec {
   server: ServerSpec;
   route: RouteSpec;
   auth: AuthSpec;
+  login: LoginSpec;
   tls?: TlsSpec;
 }
 
@@ -165,7 +172,7 @@ const keyRef = (r: Partial<SecretKeyRef> | undefined, key: string): SecretKeyRef
 
 /** The CRD's schema defaults, applied to a user-written spec (the API server does the same). */
 export function withDefaults(spec: CimClusterSpecInput = {}): CimClusterSpec {
-  const { redis = {}, zookeeper = {}, server = {}, route = {}, auth = {}, tls } = spec;
+  const { redis = {}, zookeeper = {}, server = {}, route = {}, auth = {}, login = {}, tls } = spec;
   const redisPassword = keyRef(redis.passwordSecretRef, 'password');
   const authSecret = keyRef(auth.secretRef, 'auth-secret');
   return {
@@ -205,6 +212,7 @@ export function withDefaults(spec: CimClusterSpecInput = {}): CimClusterSpec {
       logLevel: route.logLevel ?? 'info',
     },
     auth: { enabled: auth.enabled ?? true, ...(authSecret ? { secretRef: authSecret } : {}) },
+    login: { policy: login.policy ?? 'reject', maxDevices: login.maxDevices ?? 5 },
     ...(tls?.secretName ? { tls: { secretName: tls.secretName, caInSecret: tls.caInSecret ?? true } } : {}),
   };
 }

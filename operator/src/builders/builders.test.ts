@@ -36,7 +36,12 @@ describe('buildChildren', () => {
   it('builds no Redis or ZooKeeper when both are external', () => {
     const cr = makeCluster({ redis: { external: { url: 'redis://r:6379' } }, zookeeper: { external: { connectString: 'z:2181' } } });
     expect(names(cr).filter((n) => /redis|zk/.test(n))).toEqual([]);
-    expect(buildConfigMap(cr).data).toEqual({ CIM_ZK_CONNECT: 'z:2181', CIM_ZK_ROOT: '/cim', CIM_REDIS_URL: 'redis://r:6379' });
+    expect(buildConfigMap(cr).data).toEqual({ CIM_ZK_CONNECT: 'z:2181', CIM_ZK_ROOT: '/cim', CIM_REDIS_URL: 'redis://r:6379', CIM_LOGIN_POLICY: 'reject', CIM_MAX_DEVICES: '5' });
+  });
+
+  it('gives servers and routes the same login policy', () => {
+    const cr = makeCluster({ login: { policy: 'multi', maxDevices: 3 } });
+    expect(buildConfigMap(cr).data).toMatchObject({ CIM_LOGIN_POLICY: 'multi', CIM_MAX_DEVICES: '3' });
   });
 
   it('gives every child the labels and a controller reference to its cluster', () => {

@@ -12,6 +12,9 @@ export function configData(cr: CimCluster): Record<string, string> {
     CIM_ZK_CONNECT: zookeeperConnectString(cr),
     CIM_ZK_ROOT: cr.spec.zookeeper.root,
     CIM_REDIS_URL: redisUrl(cr),
+    // Servers and routes must agree on how a second login is handled.
+    CIM_LOGIN_POLICY: cr.spec.login.policy,
+    CIM_MAX_DEVICES: String(cr.spec.login.maxDevices),
   };
 }
 

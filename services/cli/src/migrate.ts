@@ -11,8 +11,8 @@
  *   them at the user's next login, like any pending private message. Delivered (status 1) ones are removed.
  * Our inbox keys are `cim:inbox:*` (keys.ts): nothing of ours ever reads `offline:msg:*`.
  */
-import { Redis } from 'ioredis';
 import { keys } from '../../common/src/keys.ts';
+import { createRedisClient, scanTargets, type RedisClient } from '../../common/src/redis-client.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import type { InboxLimits, InboxMessage } from '../../common/src/inbox/types.ts';
 import { parseCommandLine } from '../../common/src/options.ts';
@@ -20,7 +20,7 @@ import { parseCommandLine } from '../../common/src/options.ts';
 export const migrateOptionSpecs = {
   fromCim: { type: 'boolean', default: false, description: 'migrate from a CIM deployment\'s Redis (the only source there is)' },
   dryRun: { type: 'boolean', default: false, description: 'only report what was found; change nothing' },
-  redisUrl: { type: 'string', optional: true, description: 'the Redis CIM used, e.g. redis://127.0.0.1:6379 (the cluster\'s Redis)' },
+  redisUrl: { type: 'string', optional: true, description: 'the Redis CIM used, e.g. redis://127.0.0.1:6379 (the cluster\'s Redis; redis-cluster:// and redis-sentinel:// URLs as on cim route)' },
   inboxMax: { type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'inbox bound per user, as the route\'s --inbox-max' },
   inboxTtl: { type: 'int', default: 259_200, min: 1, description: 'inbox TTL in seconds, as the route\'s --inbox-ttl' },
 } as const;
@@ -52,9 +52,10 @@ interface CimOfflineMsg {
 
 const SCAN_COUNT = 500;
 
-export async function migrateFromCim(redis: Redis, options: { dryRun: boolean; limits: InboxLimits }): Promise<MigrationReport> {
+export async function migrateFromCim(redis: RedisClient, options: { dryRun: boolean; limits: InboxLimits }): Promise<MigrationReport> {
   const report: MigrationReport = { accounts: 0, accountsNew: 0, offlineUsers: 0, offlineMessages: 0, converted: 0, skipped: 0, unreadable: 0 };
-  for await (const batch of redis.scanStream({ match: 'cim-account:*', type: 'string', count: SCAN_COUNT }) as AsyncIterable<string[]>) {
+  // SCAN is per node: on a Redis Cluster every master is scanned (redis-client.ts scanTargets).
+  for (const node of scanTargets(redis)) for await (const batch of node.scanStream({ match: 'cim-account:*', type: 'string', count: SCAN_COUNT }) as AsyncIterable<string[]>) {
     for (const key of batch) {
       const id = /^cim-account:(\d{1,16})$/.exec(key)?.[1];
       const name = id === undefined ? null : await redis.get(key);
@@ -71,7 +72,7 @@ export async function migrateFromCim(redis: Redis, options: { dryRun: boolean; l
     }
   }
   const inbox = new RedisInboxStore(redis);
-  for await (const batch of redis.scanStream({ match: 'offline:msg:user:*', type: 'list', count: SCAN_COUNT }) as AsyncIterable<string[]>) {
+  for (const node of scanTargets(redis)) for await (const batch of node.scanStream({ match: 'offline:msg:user:*', type: 'list', count: SCAN_COUNT }) as AsyncIterable<string[]>) {
     for (const listKey of batch) {
       const uid = Number(/^offline:msg:user:(\d{1,16})$/.exec(listKey)?.[1] ?? NaN);
       if (!Number.isSafeInteger(uid) || uid <= 0) continue;
@@ -103,7 +104,7 @@ export async function migrateFromCim(redis: Redis, options: { dryRun: boolean; l
 }
 
 /** One CIM offline message: HEAD's JSON string (maybe a JSON string literal around it) or v2.1.0's hash. */
-async function readCimOfflineMsg(redis: Redis, key: string): Promise<CimOfflineMsg | undefined | 'unreadable'> {
+async function readCimOfflineMsg(redis: RedisClient, key: string): Promise<CimOfflineMsg | undefined | 'unreadable'> {
   const type = await redis.type(key);
   let raw: Record<string, unknown>;
   if (type === 'none') return undefined;
@@ -173,7 +174,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: { stdout:
     io.stderr.write('cim migrate: --from-cim and --redis-url are required (CIM is the only source)\nTry "cim migrate --help".\n');
     return 2;
   }
-  const redis = new Redis(o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: () => null });
+  let redis: RedisClient;
+  try {
+    redis = createRedisClient(o.redisUrl, { redis: { lazyConnect: true, enableAutoPipelining: false, maxRetriesPerRequest: 2, retryStrategy: () => null } });
+  } catch (err) {
+    io.stderr.write(`cim migrate: ${(err as Error).message}\n`);
+    return 2;
+  }
   try {
     await redis.connect();
     const report = await migrateFromCim(redis, { dryRun: o.dryRun, limits: { maxEntries: o.inboxMax, ttlMs: o.inboxTtl * 1000 } });

@@ -23,6 +23,7 @@ import { MemoryRouteStore } from '../../common/src/route-store/memory.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import { MemoryInboxStore } from '../../common/src/inbox/memory.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
+import { sqlStoresOf } from '../../common/src/sql/select.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { STRATEGIES } from '../../common/src/selection.ts';
 import { waitForSignal } from '../../common/src/signals.ts';
@@ -42,6 +43,7 @@ const upOptionSpecs = {
   serverHttpPort: { type: 'int', default: 8081, min: 0, max: 65535, description: 'HTTP/WebSocket port of the first server (the next ones count up); 0 = any' },
   redisUrl: { type: 'string', optional: true, description: 'use this Redis instead of starting one' },
   zkConnect: { type: 'string', optional: true, description: 'use this ZooKeeper instead of starting one' },
+  postgresUrl: { type: 'string', optional: true, description: 'keep inboxes and history in this PostgreSQL (cim server/route --offline-store postgres) instead of Redis; not with --embedded' },
   strategy: { type: 'string', default: 'round-robin', choices: STRATEGIES, description: 'server selection for logins' },
   heartbeatTimeout: { type: 'number', default: 30, min: 0.1, description: 'seconds without a frame before a client is evicted' },
   auth: { type: 'string', default: 'password', choices: ['cim', 'password'], description: 'password: accounts have passwords and calls need tokens; cim: CIM\'s open behaviour (no password, no token)' },
@@ -115,9 +117,13 @@ export async function startLocalCluster(o: UpOptions, log: Logger): Promise<Runn
     const sharedMemoryHistory = new MemoryHistoryStore(systemClock);
     const sharedMemoryGroups = new MemoryGroupStore();
     const sharedMemoryContacts = new MemoryContactStore();
+    // --postgres-url: one pool for every component of this process (docs/delivery.md "SQL backend").
+    if (o.postgresUrl !== undefined && mode === 'embedded') throw new Error('--postgres-url needs redis-server and ZooKeeper (not --embedded)');
+    const sql = await sqlStoresOf({ offlineStore: o.postgresUrl === undefined ? 'redis' : 'postgres', postgresUrl: o.postgresUrl }, log);
+    if (sql) cleanups.push(() => sql.close());
     const newStores = () => {
       const store = newStore();
-      return store instanceof RedisRouteStore ? { store, inbox: new RedisInboxStore(store.client) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth, history: sharedMemoryHistory, groups: sharedMemoryGroups, contacts: sharedMemoryContacts };
+      return store instanceof RedisRouteStore ? { store, inbox: sql?.inbox ?? new RedisInboxStore(store.client), ...(sql ? { history: sql.history } : {}) } : { store, inbox: sharedMemoryInbox, auth: sharedMemoryAuth, history: sharedMemoryHistory, groups: sharedMemoryGroups, contacts: sharedMemoryContacts };
     };
     // Every mode needs a shared secret (pushes are always authenticated); one process tree, so a random one per run is enough.
     const auth = (o.auth ?? 'password') as 'cim' | 'password';

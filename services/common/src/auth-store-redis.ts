@@ -1,5 +1,5 @@
-/** AuthStore on Redis, shared by every route and server. Keys are prefixed `cim-auth-` and all expire. */
-import type { Redis } from 'ioredis';
+/** AuthStore on Redis, shared by every route and server. Keys are prefixed `cim-auth-` and all expire; each step touches one key. */
+import { isCluster, type RedisClient } from './redis-client.ts';
 import type { AuthStore, RefreshRecord } from './auth-store.ts';
 
 const K = {
@@ -25,16 +25,16 @@ redis.call('SET', KEYS[1], string.format('%d', at), 'PX', ARGV[2])
 return at
 `;
 
-interface AuthRedis extends Redis {
+type AuthRedis = RedisClient & {
   cimAuthCount(key: string, windowMs: string): Promise<number>;
   cimAuthRevokeUser(key: string, atMs: string, ttlMs: string): Promise<number>;
-}
+};
 
 export class RedisAuthStore implements AuthStore {
   readonly #redis: AuthRedis;
 
   /** Shares `client` (the route store's connection); closing it is left to its owner. */
-  constructor(client: Redis) {
+  constructor(client: RedisClient) {
     const redis = client as AuthRedis;
     redis.defineCommand('cimAuthCount', { numberOfKeys: 1, lua: COUNT_LUA });
     redis.defineCommand('cimAuthRevokeUser', { numberOfKeys: 1, lua: REVOKE_USER_LUA });
@@ -66,7 +66,9 @@ export class RedisAuthStore implements AuthStore {
   }
 
   async isRevoked(t: { jti?: string; sid: string; userId: number; issuedAtMs: number }): Promise<boolean> {
-    const [jti, sid, before] = await this.#redis.mget(t.jti !== undefined ? K.jti(t.jti) : K.jti(''), K.sid(t.sid), K.user(t.userId));
+    const wanted = [t.jti !== undefined ? K.jti(t.jti) : K.jti(''), K.sid(t.sid), K.user(t.userId)];
+    // MGET needs one slot on a Redis Cluster: there, three GETs (pipelined per node by the client).
+    const [jti, sid, before] = isCluster(this.#redis) ? await Promise.all(wanted.map((k) => this.#redis.get(k))) : await this.#redis.mget(wanted);
     if ((t.jti !== undefined && jti !== null) || sid !== null) return true;
     return before !== null && before !== undefined && t.issuedAtMs < Number(before);
   }

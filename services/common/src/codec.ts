@@ -63,6 +63,10 @@ export const Prop = {
   fileSize: 'fileSize',
   fileType: 'fileType',
   fileToken: 'fileToken',
+  /** LOGIN_REQUEST, protocol 2, --login-policy multi: the client's device id ([A-Za-z0-9_-]{1,64}, stable per installation) */
+  device: 'device',
+  /** MESSAGE s->c: a carbon copy of what this user sent from another device; the receiver (private) or groupId (group) */
+  carbonTo: 'carbonTo',
 } as const;
 
 /** RECEIPT statuses. */

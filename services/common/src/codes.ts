@@ -64,6 +64,8 @@ export const Codes = {
   FILE_STORE_UNAVAILABLE: { code: '7540', message: 'File store unavailable, please retry', retryable: true },
   /** The receiver accepts private messages from its contacts only (/contacts/settings onlyContacts), and the sender is not one. */
   CONTACTS_ONLY: { code: '7360', message: 'This user accepts messages from contacts only', retryable: false },
+  /** --login-policy multi: the user already has --max-devices devices online; log out on one of them first. */
+  DEVICE_LIMIT: { code: '7370', message: 'Too many devices online for this user', retryable: false },
 } as const satisfies Record<string, WireCode>;
 export type CodeName = keyof typeof Codes;
 

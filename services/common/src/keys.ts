@@ -20,6 +20,14 @@ export const keys = {
   inboxIds: (userId: number | string) => `cim:inbox:ids:{${userId}}`,
   /** hash: senderId -> pending entries of that sender in the inbox (the --inbox-max-per-sender bound); expires with the inbox */
   inboxSenders: (userId: number | string) => `cim:inbox:senders:{${userId}}`,
+  // Several devices (--login-policy multi): each linked device has its own inbox and senders hash, in the
+  // user's slot; the device '' is the default inbox above.
+  /** hash: linked device -> lastSeen (ms) */
+  inboxDevices: (userId: number | string) => `cim:inbox:devices:{${userId}}`,
+  /** sorted set: the device's pending entries, like inbox */
+  deviceInbox: (userId: number | string, device: string) => (device === '' ? `cim:inbox:{${userId}}` : `cim:inbox:{${userId}}:d:${device}`),
+  /** hash: like inboxSenders, for the device's inbox */
+  deviceInboxSenders: (userId: number | string, device: string) => (device === '' ? `cim:inbox:senders:{${userId}}` : `cim:inbox:senders:{${userId}}:d:${device}`),
   // Server-side history of a conversation (`p:<low id>:<high id>`), hash-tagged per conversation.
   /** sorted set: the conversation's recent messages, score = seq, member = JSON entry (seq first) */
   history: (conversation: string) => `cim:history:{${conversation}}`,

@@ -16,6 +16,7 @@ export function inboxEntryProperties(entry: InboxEntry): Record<string, string> 
     [Prop.chatType]: entry.chatType,
     [Prop.seq]: String(entry.seq),
     ...(entry.groupId !== undefined && entry.gseq !== undefined ? { [Prop.groupId]: String(entry.groupId), [Prop.gseq]: String(entry.gseq) } : {}),
+    ...(entry.carbonTo !== undefined ? { [Prop.carbonTo]: String(entry.carbonTo) } : {}),
     ...attachmentProperties(entry.attachment),
   };
 }

@@ -15,7 +15,8 @@ import type { Clock } from './clock.ts';
 import { Codes, type WireCode } from './codes.ts';
 import { Prop, type ReceiptStatus } from './codec.ts';
 import { privateConversation, type HistoryLimits, type HistoryStore } from './history/types.ts';
-import type { InboxEntry, InboxLimits, InboxStore } from './inbox/types.ts';
+import type { AppendResult, DeviceInboxStore, InboxEntry, InboxLimits, InboxMessage, InboxStore } from './inbox/types.ts';
+import { asDeviceInbox } from './inbox/devices.ts';
 import type { Logger } from './log.ts';
 import { inboxEntryProperties } from './message-props.ts';
 import type { Attachment } from './files/attachment.ts';
@@ -34,6 +35,11 @@ export interface RouterDirectory {
 export interface Sender {
   readonly userId: number;
   readonly userName: string;
+  /**
+   * --login-policy multi, in-band sends: the sending session's device. Its user's other devices get a
+   * carbon copy (docs/delivery.md "Several devices"); absent = no carbon copies.
+   */
+  readonly device?: string | undefined;
 }
 
 export interface MessageRouterOptions {
@@ -51,7 +57,7 @@ export interface MessageRouterOptions {
   /** history appends that failed (for cim_history_failed_total) */
   readonly onHistoryFailed?: () => void;
   /** appends refused by a bound (per-sender: --inbox-max-per-sender; for cim_inbox_refused_total) */
-  readonly onRefused?: (reason: 'per-sender') => void;
+  readonly onRefused?: (reason: NonNullable<AppendResult['refused']>) => void;
   /** named groups (groups/fan-out.ts); absent: every group send is refused with 7330 */
   readonly groups?: GroupStore | undefined;
   /** "only contacts may message me" (contacts/types.ts); absent: everyone may */
@@ -93,12 +99,14 @@ const ACCOUNT_CACHE_TTL_MS = 60_000;
 
 export class MessageRouter {
   readonly #o: MessageRouterOptions;
+  readonly #inbox: DeviceInboxStore;
 
   /** receivers known to exist, until when (ms): saves one Redis round trip per message; accounts are never deleted */
   readonly #accounts = new Map<number, number>();
 
   constructor(options: MessageRouterOptions) {
     this.#o = options;
+    this.#inbox = asDeviceInbox(options.inbox);
   }
 
   #knownAccount(userId: number): boolean {
@@ -147,6 +155,7 @@ export class MessageRouter {
     }
     if (appended.dropped > 0) this.#o.onDropped?.(appended.dropped);
     await this.#keepInHistory(to, stored);
+    const carbon = from.device === undefined ? undefined : await this.#storeCarbon(from, { ...stored, carbonTo: to });
     // The route is only looked up after storing: the message is safe whatever happens now.
     const server = await this.#o.directory.getRoute(to).catch((err: unknown) => {
       this.#o.log.warn({ err, to }, 'route lookup failed; the message waits in the inbox');
@@ -159,8 +168,39 @@ export class MessageRouter {
       duplicate: appended.duplicate,
       online: server !== undefined,
       // A duplicate is pushed again too: the first attempt may have stored it and died before its push.
-      push: () => (server === undefined ? Promise.resolve(false) : this.#pushEntry(server, to, entry)),
+      push: async () => {
+        const [delivered] = await Promise.all([server === undefined ? false : this.#pushEntry(server, to, entry), carbon?.push()]);
+        return delivered;
+      },
     };
+  }
+
+  /**
+   * A carbon copy of the sender's own message into its other devices' inboxes (--login-policy multi). Not a
+   * delivery promise: the message is already SENT, so a failure is logged, never turns the send into a failure.
+   * No per-sender bound: a user's own copies must never refuse the user's sends.
+   */
+  async #storeCarbon(from: Sender, message: InboxMessage): Promise<{ entry: InboxEntry; push(): Promise<void> } | undefined> {
+    try {
+      const { maxPerSender: _, ...limits } = this.#o.limits;
+      const r = await this.#inbox.append(from.userId, message, limits, { exceptDevice: from.device ?? '' });
+      if (r.refused) return undefined;
+      if (r.dropped > 0) this.#o.onDropped?.(r.dropped);
+      const entry: InboxEntry = { ...message, seq: r.seq };
+      return { entry, push: () => this.#pushCarbon(from, entry) };
+    } catch (err) {
+      this.#o.log.warn({ err, userId: from.userId, msgId: message.msgId }, 'carbon copy not stored; the other devices see the message in the history');
+      return undefined;
+    }
+  }
+
+  async #pushCarbon(from: Sender, entry: InboxEntry): Promise<void> {
+    try {
+      const server = await this.#o.directory.getRoute(from.userId);
+      if (server !== undefined) await this.#o.push.push(server, { receivers: [from.userId], msg: entry.text, properties: inboxEntryProperties(entry), exceptDevice: from.device ?? '' });
+    } catch (err) {
+      this.#o.log.debug({ err, userId: from.userId }, 'carbon copy not pushed; it waits in the devices\' inboxes');
+    }
   }
 
   /**
@@ -197,7 +237,7 @@ export class MessageRouter {
   sendToGroup(from: Sender, groupId: number, message: OutgoingMessage): Promise<GroupSent> {
     const groups = this.#o.groups;
     if (!groups) return Promise.reject(new DeliveryError(Codes.GROUP_UNKNOWN, 'named groups are not configured here'));
-    return sendToNamedGroup({ ...this.#o, groups }, from, groupId, message);
+    return sendToNamedGroup({ ...this.#o, groups, carbon: (m) => this.#storeCarbon(from, { ...m, carbonTo: groupId }) }, from, groupId, message);
   }
 
   /** Broadcasts to everyone online except the sender; returns how many receivers it reached. */
@@ -220,8 +260,12 @@ export class MessageRouter {
     return delivered;
   }
 
-  /** Best effort: a receipt to the sessions of `to` (the sender of the messages), live, never stored. */
-  async sendReceipt(to: number, status: ReceiptStatus, by: number, msgIds: readonly string[]): Promise<boolean> {
+  /**
+   * Best effort: a receipt to the sessions of `to` (the sender of the messages), live, never stored. With
+   * `self`, a read receipt goes to the reader's own other devices instead (--login-policy multi): `by` is the
+   * reader, `self.sender` whose messages were read, and the reading device is skipped.
+   */
+  async sendReceipt(to: number, status: ReceiptStatus, by: number, msgIds: readonly string[], self?: { readonly sender: number; readonly exceptDevice: string }): Promise<boolean> {
     if (msgIds.length === 0) return false;
     try {
       const server = await this.#o.directory.getRoute(to);
@@ -230,7 +274,8 @@ export class MessageRouter {
         receivers: [to],
         cmd: 'RECEIPT',
         batchMsg: msgIds,
-        properties: { [Prop.status]: status, [Prop.receiveUserId]: String(by) },
+        properties: { [Prop.status]: status, [Prop.receiveUserId]: String(by), ...(self ? { [Prop.sendUserId]: String(self.sender) } : {}) },
+        ...(self ? { exceptDevice: self.exceptDevice } : {}),
       });
       return result.delivered > 0;
     } catch (err) {

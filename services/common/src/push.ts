@@ -26,6 +26,8 @@ export interface PushRequest {
   /** Deliver to every user logged in on the server (CIM's group chat: "everyone online"). */
   readonly broadcast?: boolean;
   readonly excludeUserIds?: readonly number[];
+  /** not to the receivers' sessions of this device (a carbon copy skips the device that sent it) */
+  readonly exceptDevice?: string;
   readonly msg?: string;
   readonly batchMsg?: readonly string[];
   readonly cmd?: PushCommand;
@@ -54,6 +56,7 @@ export const pushRequestSchema = {
     seqs: { type: 'array', maxItems: 100_000, items: { type: 'integer', minimum: 1 } },
     broadcast: { type: 'boolean' },
     excludeUserIds: { type: 'array', maxItems: 100_000, items: { type: 'integer', minimum: 1 } },
+    exceptDevice: { type: 'string', maxLength: 64 },
     msg: { type: 'string' },
     batchMsg: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string' } },
     cmd: { type: 'string', enum: PUSH_COMMANDS },

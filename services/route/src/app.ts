@@ -231,7 +231,9 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
           if (!checked.ok) return envelope(checked.code);
           if (!req.body.keepSession) await auth.revoke(checked.claims);
         }
-        await deps.store.logout(req.body.userId, req.body.server);
+        // takeover, multi: another session of the user may be online on the same server (the newer one, other
+        // devices); that server clears the route when the user's last session there closes.
+        if ((deps.loginDeps.policy ?? 'reject') === 'reject') await deps.store.logout(req.body.userId, req.body.server);
         return envelope(Status.SUCCESS);
       },
     );

@@ -24,6 +24,11 @@ export interface LoginDeps {
    * client's LOGIN_REQUEST arrives, so a client that never connects blocks re-logins only briefly.
    */
   readonly pendingTtlMs: number;
+  /**
+   * A second login of an online user: reject (CIM's), or takeover / multi: sent to the server already
+   * holding the user, which replaces the old session (takeover) or adds one per device (multi).
+   */
+  readonly policy?: 'reject' | 'takeover' | 'multi';
 }
 
 export async function login(deps: LoginDeps, userId: number, userName: string): Promise<LoginOutcome> {
@@ -33,8 +38,14 @@ export async function login(deps: LoginDeps, userId: number, userName: string): 
   const servers = deps.meta.servers();
   const current = await deps.store.getRoute(userId);
   // A route naming a server that is no longer registered is stale (that server crashed): take it over.
-  const takeOver = current !== undefined && !servers.some((s) => s.id === current) ? current : undefined;
-  if (current !== undefined && takeOver === undefined) return { kind: 'repeat' };
+  const holder = current === undefined ? undefined : servers.find((s) => s.id === current);
+  let takeOver = current !== undefined && holder === undefined ? current : undefined;
+  if (holder !== undefined) {
+    if ((deps.policy ?? 'reject') === 'reject') return { kind: 'repeat' };
+    // One server holds all of a user's sessions, so it alone decides who is replaced and counts devices.
+    if (await deps.probe(holder)) return { kind: 'ok', server: holder };
+    takeOver = holder.id; // registered but unreachable from here: route the user elsewhere
+  }
 
   const unreachable = new Set<string>();
   for (;;) {

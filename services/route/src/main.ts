@@ -15,6 +15,7 @@ import type { ContactStore } from '../../common/src/contacts/types.ts';
 import type { GroupStore } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
+import { sqlStoresOf } from '../../common/src/sql/select.ts';
 import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
@@ -120,6 +121,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
       strategy: config.advertise === 'external' ? externalOnly(createStrategy(config.strategy as StrategyName)) : createStrategy(config.strategy as StrategyName),
       probe: deps.probe ?? cachedProbe(tcpProbe(config.probeTimeout), clock),
       pendingTtlMs: config.pendingLoginTtl * 1000,
+      policy: config.loginPolicy as 'reject' | 'takeover' | 'multi',
     },
     registry,
     metrics,
@@ -190,11 +192,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   if (!parsed.ok) return parsed.exitCode;
   const config = parsed.options;
   const log = createLogger('cim-route', config.logLevel as LogLevel);
+  // --offline-store postgres: migrated and connected before anything else starts, so a bad URL fails at once.
+  const sql = await sqlStoresOf(config, log);
   const store = new RedisRouteStore(config.redisUrl, config.redisPassword ? { password: config.redisPassword } : {});
   store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const meta = new ZkMetaStore({ connect: config.zkConnect, root: config.zkRoot, sessionTimeoutMs: config.zkSessionTimeout, log });
-  const route = await startCimRoute(config, { store, inbox: new RedisInboxStore(store.client), meta, log });
-  return serveUntilSignal({ log, deadlineMs: ROUTE_SHUTDOWN_MS, stop: () => route.stop(), zookeeper: meta, redis: store });
+  const route = await startCimRoute(config, { store, inbox: sql?.inbox ?? new RedisInboxStore(store.client), ...(sql ? { history: sql.history } : {}), meta, log });
+  return serveUntilSignal({ log, deadlineMs: ROUTE_SHUTDOWN_MS, stop: () => route.stop().then(() => sql?.close()), zookeeper: meta, redis: store });
 }
 
 /** The route holds no long connections: its shutdown (in-flight requests, clients) ends within this. */

@@ -2,7 +2,7 @@
 import type { AuthStore } from '../../common/src/auth-store.ts';
 import type { Clock } from '../../common/src/clock.ts';
 import type { PresenceNotifier } from '../../common/src/contacts/presence.ts';
-import type { InboxStore } from '../../common/src/inbox/types.ts';
+import type { DeviceInboxStore } from '../../common/src/inbox/types.ts';
 import type { Logger } from '../../common/src/log.ts';
 import type { MessageRouter } from '../../common/src/message-router.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
@@ -15,7 +15,7 @@ export interface ServerNodeOptions {
   /** this server's `host:tcpPort:httpPort` */
   readonly selfId: string;
   readonly store: RouteStore;
-  readonly inbox: InboxStore;
+  readonly inbox: DeviceInboxStore;
   readonly router: MessageRouter;
   readonly clock: Clock;
   readonly log: Logger;
@@ -35,7 +35,15 @@ export interface ServerNodeOptions {
   readonly maxMessageBytes?: number;
   /** online/offline events to the users' watchers (contacts/presence.ts); absent = none */
   readonly presence?: PresenceNotifier | undefined;
+  /** a second login of a user (--login-policy); default reject (CIM's) */
+  readonly loginPolicy?: LoginPolicy;
+  /** --max-devices: with loginPolicy multi, most devices per user */
+  readonly maxDevices?: number;
+  /** ms a linked device may stay unused before a new device's link unlinks it (the inbox TTL) */
+  readonly deviceIdleMs?: number;
 }
+
+export type LoginPolicy = 'reject' | 'takeover' | 'multi';
 
 /** Closes a connection with a logged reason (GOAWAY + close code: Session.close). */
 export function closeSession(log: Logger, session: Session, reason: CloseReason, detail: string): void {

@@ -1,6 +1,6 @@
 /**
- * Node-local registry: every open session, and the logged-in one of each userId; and the fan-out of a
- * frame to many sessions, encoded once.
+ * Node-local registry: every open session, and the logged-in ones of each userId (one, or one per device
+ * with --login-policy multi); and the fan-out of a frame to many sessions, encoded once.
  */
 import { encodeMessage, type CimFrame } from '../../common/src/codec.ts';
 import { encodeLengthPrefixed } from '../../common/src/framing.ts';
@@ -8,7 +8,8 @@ import type { Session } from './session.ts';
 
 export class Hub {
   readonly #sessions = new Set<Session>();
-  readonly #byUser = new Map<number, Session>();
+  /** userId -> its logged-in sessions, oldest first (never empty) */
+  readonly #byUser = new Map<number, Session[]>();
 
   get connectionCount(): number {
     return this.#sessions.size;
@@ -22,34 +23,40 @@ export class Hub {
     this.#sessions.add(session);
   }
 
-  /** Binds a logged-in session to its user; returns the session it replaced, if any. */
-  bindUser(session: Session): Session | undefined {
-    const previous = this.#byUser.get(session.userId);
-    this.#byUser.set(session.userId, session);
-    return previous !== session ? previous : undefined;
+  /**
+   * Binds a logged-in session to its user; returns the sessions it replaced: the user's other session
+   * (one session per user), or with `perDevice` (--login-policy multi) the one of the same device.
+   */
+  bindUser(session: Session, perDevice = false): Session[] {
+    const current = this.#byUser.get(session.userId) ?? [];
+    const replaced = current.filter((s) => s !== session && (!perDevice || s.device === session.device));
+    this.#byUser.set(session.userId, [...current.filter((s) => s !== session && !replaced.includes(s)), session]);
+    return replaced;
   }
 
-  /** Removes a session; returns true when it was its user's current session (the user went offline here). */
+  /** Removes a session; returns true when it was its user's last session here (the user went offline here). */
   remove(session: Session): boolean {
     this.#sessions.delete(session);
-    if (session.userId !== 0 && this.#byUser.get(session.userId) === session) {
-      this.#byUser.delete(session.userId);
-      return true;
-    }
-    return false;
+    const current = session.userId !== 0 ? this.#byUser.get(session.userId) : undefined;
+    if (!current?.includes(session)) return false;
+    const rest = current.filter((s) => s !== session);
+    if (rest.length > 0) this.#byUser.set(session.userId, rest);
+    else this.#byUser.delete(session.userId);
+    return rest.length === 0;
   }
 
-  /** The user's logged-in session, if it is still open. */
+  /** The user's newest logged-in session, if one is open. */
   session(userId: number): Session | undefined {
-    return this.#byUser.get(userId);
+    return this.#byUser.get(userId)?.at(-1);
+  }
+
+  /** Every logged-in session of the user (one per device with --login-policy multi). */
+  sessionsOf(userId: number): readonly Session[] {
+    return this.#byUser.get(userId) ?? [];
   }
 
   sessions(): IterableIterator<Session> {
     return this.#sessions.values();
-  }
-
-  users(): IterableIterator<[number, Session]> {
-    return this.#byUser.entries();
   }
 
   userIds(): number[] {
@@ -66,8 +73,9 @@ export class Hub {
     const tcpFrame = encodeLengthPrefixed(body);
     const cmd = frame.cmd ?? 0;
     const written: Session[] = [];
-    for (const [userId, session] of this.#byUser) {
-      if (!exclude.has(userId) && session.writeEncoded(cmd, tcpFrame, body)) written.push(session);
+    for (const [userId, sessions] of this.#byUser) {
+      if (exclude.has(userId)) continue;
+      for (const session of sessions) if (session.writeEncoded(cmd, tcpFrame, body)) written.push(session);
     }
     return written;
   }

@@ -6,6 +6,7 @@
  */
 import { verifyToken, type TokenClaims } from '../../common/src/auth.ts';
 import { Codes, type WireCode } from '../../common/src/codes.ts';
+import { DEVICE_PATTERN } from '../../common/src/inbox/types.ts';
 import { Command, Prop, type CimFrame } from '../../common/src/codec.ts';
 import { closeSession, type ServerNodeOptions } from './context.ts';
 import type { Hub } from './hub.ts';
@@ -117,20 +118,31 @@ export class LoginHandler {
     if (!account || account.userName !== userName) return this.#refuse(session, userId, Codes.ACCOUNT_NOT_MATCH, Codes.ACCOUNT_NOT_MATCH.message, 'login-refused');
     const { movedElsewhere } = await this.#o.store.refreshPresence(this.#o.selfId, [userId], this.#o.presenceTtlMs);
     if (movedElsewhere.includes(userId)) return this.#refuse(session, userId, Codes.REPEAT_LOGIN, 'user is online on another server; log in through the route', 'moved-elsewhere');
+    const multi = this.#o.loginPolicy === 'multi';
+    let device: string | undefined;
+    if (multi) {
+      device = frame.properties[Prop.device] ?? '';
+      if (device !== '' && !DEVICE_PATTERN.test(device)) return this.#refuse(session, userId, Codes.VALIDATION_FAIL, 'device must match [A-Za-z0-9_-]{1,64}', 'login-refused');
+      // The user's devices all log in on this server (the route sends them where the user is), so its live ones are here.
+      const keep = this.#hub.sessionsOf(userId).map((s) => s.inboxDevice);
+      const linked = await this.#o.inbox.linkDevice(userId, device, { maxDevices: this.#o.maxDevices ?? 5, idleMs: this.#o.deviceIdleMs ?? 259_200_000, now: this.#o.clock.now(), keep });
+      if (!linked.ok) return this.#refuse(session, userId, Codes.DEVICE_LIMIT, `${this.#o.maxDevices ?? 5} devices of this user are online`, 'login-refused');
+      if (linked.evicted.length > 0) this.#o.log.info({ userId, evicted: linked.evicted }, 'unlinked idle or surplus devices');
+    }
     const maxSeq = await this.#o.inbox.maxSeq(userId);
-    if (!session.login(userId, userName)) {
+    if (!session.login(userId, userName, device)) {
       // Closed while we were asking Redis: undo the presence unless another session of the user is here.
       if (!this.#hub.session(userId)) await this.#o.store.logout(userId, this.#o.selfId);
       return;
     }
     if (claims) this.#track(session, claims);
-    const replaced = this.#hub.bindUser(session);
-    if (replaced) closeSession(this.#o.log, replaced, 'replaced', 'a newer login of the same user on this server');
+    const firstHere = this.#hub.sessionsOf(userId).length === 0;
+    for (const replaced of this.#hub.bindUser(session, multi)) closeSession(this.#o.log, replaced, 'replaced', multi ? 'a newer login of the same device' : 'a newer login of the same user on this server');
     this.#o.metrics.users.set(this.#hub.userCount);
     this.#o.metrics.logins.inc({ result: 'ok' });
     this.#o.log.debug({ userId, transport: session.transport.kind, protocol: session.protocol || '1' }, 'client logged in');
     session.write({ cmd: Command.LOGIN_RESPONSE, requestId: userId, properties: { [Prop.code]: Codes.SUCCESS.code, [Prop.maxSeq]: String(maxSeq) } });
-    void this.#o.presence?.online(userId, userName);
+    if (firstHere) void this.#o.presence?.online(userId, userName);
     // The server holds the session, so it pushes the pending inbox itself, at every login.
     await this.#replayer.replay(session).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'inbox replay failed; the client can SYNC'));
   }

@@ -12,7 +12,9 @@ import type { MetaStore, Registration } from '../../common/src/meta-store/types.
 import { ZkMetaStore } from '../../common/src/meta-store/zookeeper.ts';
 import { createMetricsRegistry } from '../../common/src/metrics.ts';
 import { parseCommandLine } from '../../common/src/options.ts';
-import type { InboxStore } from '../../common/src/inbox/types.ts';
+import { supportsDevices, type InboxStore } from '../../common/src/inbox/types.ts';
+import { asDeviceInbox } from '../../common/src/inbox/devices.ts';
+import type { LoginPolicy } from './context.ts';
 import { historyOf } from '../../common/src/history/select.ts';
 import { groupsOf } from '../../common/src/groups/select.ts';
 import { contactsOf } from '../../common/src/contacts/select.ts';
@@ -21,6 +23,7 @@ import type { ContactStore } from '../../common/src/contacts/types.ts';
 import type { GroupStore } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
+import { sqlStoresOf } from '../../common/src/sql/select.ts';
 import { HttpPushTransport, LocalShortcutPushTransport, type PushTransport } from '../../common/src/push.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
@@ -104,15 +107,19 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   // Pushes to this very server skip HTTP.
   const push = new LocalShortcutPushTransport(() => selfId, (request) => node.handlePush(request), httpPush);
   const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
+  const loginPolicy = config.loginPolicy as LoginPolicy;
+  if (loginPolicy === 'multi' && !supportsDevices(deps.inbox)) throw new Error(`--login-policy multi needs an offline store that keeps devices (redis); --offline-store ${config.offlineStore} does not`);
+  const inbox = asDeviceInbox(deps.inbox);
   const contacts = contactsOf(deps);
-  const presence = new PresenceNotifier({ contacts, directory: deps.store, meta: deps.meta, push, clock, log: deps.log, selfId: () => selfId });
-  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history: historyOf(config, deps, clock), groups: groupsOf(deps), contacts, onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
+  const groups = groupsOf(deps);
+  const presence = new PresenceNotifier({ contacts, directory: deps.store, meta: deps.meta, push, clock, log: deps.log, selfId: () => selfId, groups, groupPresenceMax: config.groupPresenceMax });
+  const router = new MessageRouter({ directory: deps.store, inbox: deps.inbox, meta: deps.meta, push, clock, log: deps.log, limits, history: historyOf(config, deps, clock), groups, contacts, onHistoryFailed: () => metrics.historyFailed.inc(), onDropped: (n) => metrics.inboxDropped.inc(n), onRefused: (reason) => metrics.inboxRefused.inc({ reason }) });
   const node: ServerNode = new ServerNode({
     get selfId() {
       return selfId;
     },
     store: deps.store,
-    inbox: deps.inbox,
+    inbox,
     router,
     clock,
     log: deps.log,
@@ -127,6 +134,9 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     rateLimit: { maxMsgRate: config.maxMsgRate, msgBurst: config.msgBurst },
     maxMessageBytes: config.maxMessageBytes,
     presence,
+    loginPolicy,
+    maxDevices: config.maxDevices,
+    deviceIdleMs: config.inboxTtl * 1000,
   });
 
   let shuttingDown = false;
@@ -257,9 +267,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   if (!parsed.ok) return parsed.exitCode;
   const config = parsed.options;
   const log = createLogger('cim-server', config.logLevel as LogLevel);
+  // --offline-store postgres: migrated and connected before anything else starts, so a bad URL fails at once.
+  const sql = await sqlStoresOf(config, log);
   const store = new RedisRouteStore(config.redisUrl, config.redisPassword ? { password: config.redisPassword } : {});
   store.client.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const meta = new ZkMetaStore({ connect: config.zkConnect, root: config.zkRoot, sessionTimeoutMs: config.zkSessionTimeout, log });
-  const server = await startCimServer(config, { store, inbox: new RedisInboxStore(store.client), meta, log });
-  return serveUntilSignal({ log, deadlineMs: config.shutdownTimeout * 1000 + 900, stop: () => server.stop(), zookeeper: meta, redis: store });
+  const server = await startCimServer(config, { store, inbox: sql?.inbox ?? new RedisInboxStore(store.client), ...(sql ? { history: sql.history } : {}), meta, log });
+  return serveUntilSignal({ log, deadlineMs: config.shutdownTimeout * 1000 + 900, stop: () => server.stop().then(() => sql?.close()), zookeeper: meta, redis: store });
 }

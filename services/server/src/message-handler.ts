@@ -67,7 +67,8 @@ export class MessageHandler {
     if (frame.reqMsg === '') return ack(Codes.VALIDATION_FAIL, {}, 'empty message');
     const tooLarge = messageTooLarge(frame.reqMsg, this.#o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     if (tooLarge) return ack(Codes.VALIDATION_FAIL, {}, tooLarge);
-    const from = { userId: session.userId, userName: session.userName };
+    // device: --login-policy multi only; the user's other devices get carbon copies.
+    const from = { userId: session.userId, userName: session.userName, device: session.device };
     const message = { text: frame.reqMsg, msgId: msgId === '' ? undefined : msgId };
     // A file message's attachment (docs/delivery.md "File messages"): private messages only.
     const attachment = attachmentOf(frame.properties);

@@ -7,7 +7,8 @@ import { closeCode } from '../../common/src/codes.ts';
 import { Command, decodeMessage, encodeMessage, type CimFrame } from '../../common/src/codec.ts';
 import { FrameDecoder } from '../../common/src/framing.ts';
 import { MemoryInboxStore } from '../../common/src/inbox/memory.ts';
-import type { InboxStore } from '../../common/src/inbox/types.ts';
+import type { DeviceInboxStore, InboxStore } from '../../common/src/inbox/types.ts';
+import { asDeviceInbox } from '../../common/src/inbox/devices.ts';
 import { silentLogger } from '../../common/src/log.ts';
 import { MessageRouter } from '../../common/src/message-router.ts';
 import { MemoryMetaHub, MemoryMetaStore } from '../../common/src/meta-store/memory.ts';
@@ -85,11 +86,15 @@ export async function buildFixture(options: { authSecret?: string; maxQueueBytes
   await meta.start();
   // Indirections so a test can swap the inbox or the remote transport after the node is built.
   const f = { inbox: memoryInbox as InboxStore, remote: { push: async () => Promise.reject(new Error('no other server')) } as PushTransport };
-  const inbox: InboxStore = {
-    append: (...a) => f.inbox.append(...a),
-    pending: (...a) => f.inbox.pending(...a),
-    ack: (...a) => f.inbox.ack(...a),
-    maxSeq: (u) => f.inbox.maxSeq(u),
+  const current = () => asDeviceInbox(f.inbox);
+  const inbox: DeviceInboxStore = {
+    append: (...a) => current().append(...a),
+    pending: (...a) => current().pending(...a),
+    ack: (...a) => current().ack(...a),
+    maxSeq: (u) => current().maxSeq(u),
+    linkDevice: (...a) => current().linkDevice(...a),
+    unlinkDevice: (...a) => current().unlinkDevice(...a),
+    devices: (u) => current().devices(u),
   };
   const remote: PushTransport = { push: (s, r) => f.remote.push(s, r) };
   const push = new LocalShortcutPushTransport(() => SELF, (r) => node.handlePush(r), remote);

@@ -161,45 +161,57 @@ export class ServerNode implements SessionHost {
     let delivered = 0;
     const offline: number[] = [];
     const written = (session: Session) => {
-      delivered++;
       this.#o.metrics.messagesOut.inc({ cmd: cmdName });
       this.#checkBackpressure(session);
     };
     if (request.broadcast) {
       // One encode for everyone: no per-session fields in a broadcast frame.
-      for (const s of this.hub.broadcast({ cmd, properties: { ...request.properties }, ...content }, new Set(request.excludeUserIds ?? []))) written(s);
+      for (const s of this.hub.broadcast({ cmd, properties: { ...request.properties }, ...content }, new Set(request.excludeUserIds ?? []))) {
+        delivered++;
+        written(s);
+      }
     }
     const receivers = request.receivers ?? [];
     for (let i = 0; i < receivers.length; i++) {
       const userId = receivers[i]!;
-      const session = this.hub.session(userId);
       // A named group's message has one seq per member inbox (`seqs`, same index as receivers).
       const own = request.seqs?.[i];
       const seq = own !== undefined ? String(own) : request.properties[Prop.seq];
       // A receipt names the reader in receiveUserId; messages name their receiver.
       const properties = cmd === Command.RECEIPT || cmd === Command.PRESENCE ? { ...request.properties } : { ...request.properties, [Prop.receiveUserId]: String(userId), ...(own !== undefined ? { [Prop.seq]: String(own) } : {}) };
-      // CIM's clients cannot acknowledge: a stored message written to one leaves the inbox now, and is
-      // never written to it twice (live push and login replay may race).
-      const cimSeq = cmd === Command.MESSAGE && session && !session.speaksExtensions && seq !== undefined && /^\d{1,15}$/.test(seq) ? Number(seq) : undefined;
-      if (session && cimSeq !== undefined && session.wroteStored(cimSeq)) {
-        delivered++;
-        continue;
+      // Every session of the user (one per device with --login-policy multi) but the device that sent a carbon copy.
+      let reached = false;
+      for (const session of this.hub.sessionsOf(userId)) {
+        if (request.exceptDevice !== undefined && session.device === request.exceptDevice) continue;
+        const result = this.#writePush(session, userId, cmd, seq, properties, content);
+        if (result !== 'not-written') reached = true;
+        if (result === 'written') written(session);
       }
-      // PRESENCE is an extension frame: CIM's clients never get it.
-      const speaks = cmd !== Command.PRESENCE || session?.speaksExtensions === true;
-      if (session && speaks && session.status === 'ready' && session.write({ requestId: userId, cmd, properties, ...content })) {
-        written(session);
-        if (cimSeq !== undefined) {
-          session.noteStoredWrite(cimSeq);
-          this.#replayer.ackForCimClient(userId, cimSeq);
-        }
-      } else offline.push(userId);
+      if (reached) delivered++;
+      else offline.push(userId);
     }
     const sentAt = Number(request.properties[Prop.sentAt] ?? 0);
     const now = this.#o.clock.now();
     if (delivered > 0 && sentAt > 0 && now >= sentAt) this.#o.metrics.deliveryLatency.observe((now - sentAt) / 1000);
     this.#o.metrics.pushLatency.observe((performance.now() - started) / 1000);
     return { delivered, offline };
+  }
+
+  /** One push frame to one session: written now, written before (a CIM client's replay raced it), or not. */
+  #writePush(session: Session, userId: number, cmd: number, seq: string | undefined, properties: Record<string, string>, content: { batchReqMsg: string[] } | { reqMsg: string }): 'written' | 'already' | 'not-written' {
+    // CIM's clients cannot acknowledge: a stored message written to one leaves the inbox now, and is
+    // never written to it twice (live push and login replay may race). Nor can they tell a carbon copy.
+    const cimSeq = cmd === Command.MESSAGE && !session.speaksExtensions && seq !== undefined && /^\d{1,15}$/.test(seq) ? Number(seq) : undefined;
+    if (cimSeq !== undefined && session.wroteStored(cimSeq)) return 'already';
+    if (cimSeq !== undefined && properties[Prop.carbonTo] !== undefined) return 'not-written'; // a carbon copy: CIM's clients cannot tell it; replay acks it
+    // PRESENCE is an extension frame: CIM's clients never get it.
+    if (cmd === Command.PRESENCE && !session.speaksExtensions) return 'not-written';
+    if (session.status !== 'ready' || !session.write({ requestId: userId, cmd, properties, ...content })) return 'not-written';
+    if (cimSeq !== undefined) {
+      session.noteStoredWrite(cimSeq);
+      this.#replayer.ackForCimClient(userId, cimSeq, session.inboxDevice);
+    }
+    return 'written';
   }
 
   #checkBackpressure(session: Session): void {
@@ -223,8 +235,7 @@ export class ServerNode implements SessionHost {
     if (userIds.length === 0) return;
     const { movedElsewhere } = await this.#o.store.refreshPresence(this.#o.selfId, userIds, this.#o.presenceTtlMs);
     for (const userId of movedElsewhere) {
-      const session = this.hub.session(userId);
-      if (session) this.reject(session, 'moved-elsewhere', 'the user is now routed to another server');
+      for (const session of [...this.hub.sessionsOf(userId)]) this.reject(session, 'moved-elsewhere', 'the user is now routed to another server');
     }
   }
 

@@ -35,10 +35,10 @@ export class ReceiptHandler {
     const seqs = parseSeqRanges(frame.batchReqMsg);
     if (!seqs) return this.#ignore(session, 'malformed seq ranges');
     if (seqs.length === 0) return;
-    const removed = await this.#o.inbox.ack(session.userId, seqs);
+    const removed = await this.#o.inbox.ack(session.userId, seqs, session.inboxDevice);
     const bySender = new Map<number, string[]>();
     for (const e of removed) {
-      if (e.chatType !== 'private') continue;
+      if (e.chatType !== 'private' || e.carbonTo !== undefined) continue;
       const ids = bySender.get(e.from.userId) ?? [];
       ids.push(e.msgId);
       bySender.set(e.from.userId, ids);
@@ -51,7 +51,11 @@ export class ReceiptHandler {
     if (!/^\d{1,16}$/.test(sender) || !Number.isSafeInteger(Number(sender)) || Number(sender) <= 0) return this.#ignore(session, 'read receipt needs receiveUserId = the sender');
     const ids = frame.batchReqMsg;
     if (ids.length === 0 || ids.length > MAX_READ_IDS || !ids.every((id) => MSG_ID_PATTERN.test(id))) return this.#ignore(session, 'read receipt needs 1..1000 msgIds');
-    await this.#o.router.sendReceipt(Number(sender), ReceiptStatus.read, session.userId, ids);
+    await Promise.all([
+      this.#o.router.sendReceipt(Number(sender), ReceiptStatus.read, session.userId, ids),
+      // What one device read shows as read on the user's others (--login-policy multi).
+      session.device !== undefined ? this.#o.router.sendReceipt(session.userId, ReceiptStatus.read, session.userId, ids, { sender: Number(sender), exceptDevice: session.device }) : undefined,
+    ]);
   }
 
   async sync(session: Session, frame: CimFrame): Promise<void> {

@@ -26,7 +26,7 @@ export class InboxReplayer {
     let written = 0;
     for (;;) {
       if (session.status !== 'ready') return written;
-      const page = await this.#o.inbox.pending(userId, after, REPLAY_PAGE);
+      const page = await this.#o.inbox.pending(userId, after, REPLAY_PAGE, session.inboxDevice);
       if (page.length === 0) return written;
       const n = session.speaksExtensions ? this.#writeSingles(session, page) : await this.#writeCimBatches(session, page);
       written += n;
@@ -53,7 +53,13 @@ export class InboxReplayer {
 
   async #writeCimBatches(session: Session, page: readonly InboxEntry[]): Promise<number> {
     let n = 0;
-    for (const all of runsBySender(page)) {
+    // CIM's clients cannot tell a carbon copy of their user's own send from a message: it leaves unshown.
+    const carbons = page.filter((e) => e.carbonTo !== undefined).map((e) => e.seq);
+    if (carbons.length > 0) {
+      await this.#o.inbox.ack(session.userId, carbons, session.inboxDevice);
+      n += carbons.length;
+    }
+    for (const all of runsBySender(page.filter((e) => e.carbonTo === undefined))) {
       // Entries a live push already wrote to this session are not written again (it acked them).
       const run = all.filter((e) => !session.wroteStored(e.seq));
       n += all.length - run.length;
@@ -74,15 +80,15 @@ export class InboxReplayer {
       if (!session.write(frame)) return n;
       for (const e of run) session.noteStoredWrite(e.seq);
       this.#o.metrics.messagesOut.inc({ cmd: 'OFFLINE' });
-      await this.#o.inbox.ack(session.userId, run.map((e) => e.seq));
+      await this.#o.inbox.ack(session.userId, run.map((e) => e.seq), session.inboxDevice);
       n += run.length;
     }
     return n;
   }
 
   /** A live private message was written to a CIM-protocol session: it cannot ack, so the server does. */
-  ackForCimClient(userId: number, seq: number): void {
-    this.#o.inbox.ack(userId, [seq]).catch((err: unknown) => this.#o.log.warn({ err, userId, seq }, 'inbox ack for a CIM client failed; it may be replayed'));
+  ackForCimClient(userId: number, seq: number, device: string): void {
+    this.#o.inbox.ack(userId, [seq], device).catch((err: unknown) => this.#o.log.warn({ err, userId, seq }, 'inbox ack for a CIM client failed; it may be replayed'));
   }
 }
 

@@ -38,6 +38,7 @@ export class Session {
   #userId = 0;
   #userName = '';
   #protocol = '';
+  #device: string | undefined;
   #lastReadAt: number;
   #closeReason: CloseReason | undefined;
 
@@ -55,6 +56,14 @@ export class Session {
   }
   get userName(): string {
     return this.#userName;
+  }
+  /** --login-policy multi: the device this session logged in as ('' = the default one); else undefined */
+  get device(): string | undefined {
+    return this.#device;
+  }
+  /** The inbox this session reads and acknowledges: its device's with --login-policy multi, else the user's. */
+  get inboxDevice(): string {
+    return this.#device ?? '';
   }
   /** '2' when the client speaks this project's extensions; '' for CIM's clients */
   get protocol(): string {
@@ -104,10 +113,11 @@ export class Session {
   }
 
   /** connecting -> ready. @returns false when the session is no longer connecting (closed meanwhile). */
-  login(userId: number, userName: string): boolean {
+  login(userId: number, userName: string, device?: string): boolean {
     if (this.#state !== 'connecting') return false;
     this.#userId = userId;
     this.#userName = userName;
+    this.#device = device;
     this.#state = 'ready';
     return true;
   }

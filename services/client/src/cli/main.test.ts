@@ -7,6 +7,7 @@ import { createClient } from '../sdk/client.ts';
 import { seenKey } from '../sdk/seen-store.ts';
 import { startTestCim, type TestCim } from '../testing/test-cim.ts';
 import { TextSink } from '../../../../test/harness/text-sink.ts';
+import { DEVICE_FILE } from './device-file.ts';
 import { historyFileName } from './history.ts';
 import { main, SEEN_FILE } from './main.ts';
 
@@ -154,7 +155,9 @@ describe('cim chat commands', () => {
     await bob.say(':q!', '* bye');
     await alice.say(':q!', '* bye');
     const day = historyFileName(new Date());
-    expect(await readdir(join(historyDir, 'alice'))).toEqual([day]);
+    // One history file per day, and the device id made on first use (device-file.ts).
+    expect((await readdir(join(historyDir, 'alice'))).sort()).toEqual([day, DEVICE_FILE].sort());
+    expect((await readFile(join(historyDir, 'alice', DEVICE_FILE), 'utf8')).trim()).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
     const aliceLines = (await readFile(join(historyDir, 'alice', day), 'utf8')).trim().split('\n');
     expect(aliceLines).toEqual([expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d\tout\tbob\(\d+\)\tprivate\\twith tab$/)]);
     const bobLines = (await readFile(join(historyDir, 'bob', day), 'utf8')).trim().split('\n');

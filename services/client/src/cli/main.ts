@@ -11,6 +11,7 @@ import { CimClient } from '../sdk/client.ts';
 import type { Protocol } from '../sdk/cim-mode.ts';
 import { tlsFetch, type Via } from '../sdk/transport.ts';
 import { defaultHistoryDir, History } from './history.ts';
+import { deviceIdOf } from './device-file.ts';
 import { FileSeenStore } from './seen-file.ts';
 import { ChatShell } from './shell.ts';
 
@@ -25,6 +26,7 @@ export const CHAT_OPTIONS = {
   via: { type: 'string', description: 'WebSocket to the server directly, through the route\'s relay, or auto (relay when --route is loopback, e.g. a kubectl port-forward, and the server is not)', choices: ['auto', 'direct', 'route'], default: 'auto' },
   heartbeat: { type: 'number', description: 'seconds between PINGs (CIM: 10)', default: 10, min: 0.05, max: 3600 },
   historyDir: { type: 'string', description: 'chat history root (default: $XDG_DATA_HOME/cim/history)', optional: true },
+  device: { type: 'string', description: 'this installation\'s device id for clusters with --login-policy multi (default: one made on first use and kept in the history directory)', optional: true },
   once: { type: 'boolean', description: 'send the lines of stdin, then log out and exit', default: false },
   json: { type: 'boolean', description: 'print received messages and receipts as JSON lines on stdout (other output goes to stderr)', default: false },
   color: { type: 'string', description: 'highlighting', choices: ['auto', 'always', 'never'], default: 'auto' },
@@ -90,6 +92,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
   const history = new History(historyRoot, options.user, (err) => io.stderr.write(`! history not written: ${err.message}\n`));
   // Shared across restarts: what an earlier run displayed is not shown again when the server pushes it again.
   const seenStore = new FileSeenStore(join(history.dir, SEEN_FILE), (err) => io.stderr.write(`! seen-message list not written: ${err.message}\n`));
+  let device: string;
+  try {
+    device = options.device ?? deviceIdOf(history.dir);
+  } catch (err) {
+    io.stderr.write(`cim chat: ${(err as Error).message}\n`);
+    return 2;
+  }
   let password: string | undefined = options.password;
   // Interactive and no password given: ask, without echo. Empty = none (a route in cim mode needs none).
   // Only when the route says (in its OpenAPI document) that registrations need a password: cim-mode routes never prompt.
@@ -118,6 +127,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = 
       heartbeatIntervalMs: options.heartbeat * 1000,
       via: options.via as Via,
       seenStore,
+      device,
       logger,
       ...tls,
       ...(io.fetch ? { fetch: io.fetch } : {}),

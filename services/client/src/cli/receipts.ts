@@ -34,6 +34,7 @@ export class ReceiptView {
 
   /** The line to show for a receipt, or undefined when it says nothing new (a repeat, or not ours). */
   line(receipt: ReceiptEvent): string | undefined {
+    if (receipt.sender !== undefined) return undefined; // read on another device of ours: nothing to show here
     const sent = this.#sent.get(receipt.msgId);
     if (!sent) return undefined;
     const quote = quoteOf(sent.text);
@@ -50,7 +51,7 @@ export class ReceiptView {
 
 /** One JSON line per receipt (--json). */
 export function receiptJson(receipt: ReceiptEvent): string {
-  return JSON.stringify({ type: 'receipt', msgId: receipt.msgId, to: receipt.to, status: receipt.status });
+  return JSON.stringify({ type: 'receipt', msgId: receipt.msgId, to: receipt.to, status: receipt.status, ...(receipt.sender !== undefined ? { sender: receipt.sender } : {}) });
 }
 
 function quoteOf(text: string): string {

@@ -47,6 +47,11 @@ export function renderText(text: string): string {
 
 /** `groupName`: the name of a named group's message's group, when known (else its id shows). */
 export function formatIncoming(message: ChatMessage, groupName?: string): string {
+  if (message.carbonTo !== undefined) {
+    // This user's own message from another of its devices (--login-policy multi).
+    const where = message.groupId !== undefined ? `#${groupName ?? message.groupId}` : `#${message.carbonTo}`;
+    return `[${formatTime(new Date(message.sentAt ?? message.receivedAt))}] ${SENT_MARK} you (another device) -> ${where}: ${renderText(message.text)}`;
+  }
   const sender = message.from.userName || (message.from.userId ? `#${message.from.userId}` : 'nobody');
   const tag = message.offline ? ' (offline)' : '';
   const group = message.groupId !== undefined ? `#${groupName ?? message.groupId} ` : '';
@@ -79,6 +84,7 @@ export function messageJson(message: ChatMessage, reshown = false): string {
     seq: message.seq ?? null,
     ...(message.groupId !== undefined ? { groupId: message.groupId, gseq: message.gseq ?? null } : {}),
     ...(message.attachment ? { attachment: message.attachment } : {}),
+    ...(message.carbonTo !== undefined ? { carbonTo: message.carbonTo } : {}),
     sentAt: message.sentAt ?? null,
     receivedAt: message.receivedAt,
     replay: message.replay,

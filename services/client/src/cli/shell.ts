@@ -302,8 +302,9 @@ export class ChatShell {
   }
 
   #onMessage(message: ChatMessage): void {
-    const peer = `${message.from.userName || 'nobody'}(${message.from.userId})`;
-    this.#o.history.append({ at: new Date(message.receivedAt), direction: 'in', peer, text: message.text });
+    const carbon = message.carbonTo !== undefined;
+    const peer = carbon ? `#${message.carbonTo}` : `${message.from.userName || 'nobody'}(${message.from.userId})`;
+    this.#o.history.append({ at: new Date(message.receivedAt), direction: carbon ? 'out' : 'in', peer, text: message.text });
     const key = message.msgId !== undefined ? seenKey(message.from.userId, message.msgId) : undefined;
     const reshown = key !== undefined && this.#o.displayJournal?.wasInterrupted(key) === true;
     if (key !== undefined) this.#o.displayJournal?.begin(key);
@@ -313,7 +314,7 @@ export class ChatShell {
     if (fileId !== undefined && message.attachment) this.#print(formatAttachment(message.attachment, fileId));
     // Displayed = read: tell the sender (best effort; group messages have no read receipts). After this
     // listener returns, so the SDK has queued the delivered ack, which markRead sends first.
-    if (message.chatType !== 'private') return;
+    if (message.chatType !== 'private' || carbon) return;
     // One READ per sender per tick, not one per message: a replayed inbox displays hundreds at once.
     this.#unread.push(message);
     if (this.#unread.length === 1) {

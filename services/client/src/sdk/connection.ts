@@ -150,7 +150,9 @@ export class Lifecycle {
       this.#setState('closed', { reason });
       this.#hooks.closed(rejectWith);
       if (report) this.#hooks.error(report);
-      if (wasLoggedIn && this.#userId !== undefined) {
+      // Replaced by a newer login of the user: the presence is that session's now, not ours to clear.
+      const replaced = report instanceof CimClientError && report.code === ClientErrorCode.REPLACED;
+      if (wasLoggedIn && this.#userId !== undefined && !replaced) {
         await this.session.offLine(this.#userId ?? 0, this.#isClosed() ? undefined : this.#abort.signal).catch((err: unknown) => this.#o.logger.warn({ err }, 'logout (/offLine) failed'));
       }
     })();
@@ -187,7 +189,7 @@ export class Lifecycle {
       if (isReconnect) this.#reconnects++;
       return;
     }
-    const handshake = new LoginHandshake(connection, { userId, userName: this.#o.userName, token: grant.token, timeoutMs: this.#o.requestTimeoutMs });
+    const handshake = new LoginHandshake(connection, { userId, userName: this.#o.userName, token: grant.token, timeoutMs: this.#o.requestTimeoutMs, device: this.#o.device });
     this.#handshake = handshake;
     try {
       await handshake.done;
@@ -198,7 +200,7 @@ export class Lifecycle {
   }
 
   #onFrame(epoch: number, frame: CimFrame): void {
-    if (epoch !== this.#epoch) return;
+    if (epoch !== this.#epoch || epoch === this.#refusedEpoch) return;
     this.#heartbeat?.noteRead();
     const handshake = this.#handshake;
     if (handshake) {
@@ -206,6 +208,9 @@ export class Lifecycle {
         this.#handshake = undefined;
         const accepted = handshake.answer(frame);
         if (accepted) this.#becomeReady(epoch, accepted);
+        // Refused: the handshake's error (with the server's code) is the answer; the GOAWAY that follows
+        // in the same read must not close the client under it with a vaguer reason.
+        else this.#refusedEpoch = epoch;
       } else if (frame.cmd === Command.GOAWAY) {
         const advice = disconnectAdvice(frame);
         handshake.fail(advice.reconnect ? new CimClientError(ClientErrorCode.CONNECT_FAILED, advice.reason) : terminalError(advice));
@@ -230,6 +235,9 @@ export class Lifecycle {
     }
     this.#hooks.frame(frame);
   }
+
+  /** The epoch whose LOGIN_RESPONSE refused the login: its later frames are not ours to act on. */
+  #refusedEpoch = -1;
 
   #onClose(epoch: number, reason: string): void {
     if (epoch !== this.#epoch) return;

@@ -30,6 +30,11 @@ export interface ChatMessage {
   readonly offline: boolean;
   /** A file message's file: client.download(message.attachment, dir) fetches it (docs/delivery.md "File messages"). */
   readonly attachment?: Attachment;
+  /**
+   * --login-policy multi: this user's own message, sent from another of its devices (a carbon copy; `from` is
+   * this user): to this user id (private) or in this groupId (chatType 'group').
+   */
+  readonly carbonTo?: number;
 }
 
 /** A receipt for a message this user sent: the receiver got it (delivered) or displayed it (read). */
@@ -38,6 +43,11 @@ export interface ReceiptEvent {
   /** The receiver of the message. */
   readonly to: number;
   readonly status: ReceiptStatus;
+  /**
+   * --login-policy multi: this user read these messages of `sender` on another of its devices (`to` is this
+   * user then); absent for receipts about this user's own sends.
+   */
+  readonly sender?: number;
 }
 
 export interface StateChange {

@@ -173,6 +173,9 @@ export function parseMessages(frame: CimFrame, selfId: number): ChatMessage[] {
   const groupId = parseSeq(p[Prop.groupId]);
   const gseq = parseSeq(p[Prop.gseq]);
   const named = chatType === 'group' && groupId !== undefined && gseq !== undefined ? { groupId, gseq } : {};
+  // A carbon copy of this user's own send from another device (--login-policy multi): from = this user.
+  const carbonTo = parseSeq(p[Prop.carbonTo]);
+  const carbon = carbonTo !== undefined && from.userId === selfId ? { carbonTo } : {};
   // A file message's file; unsound file properties are dropped (the text still says what it was).
   const file = attachmentOf(p);
   const attachment = file !== undefined && file !== 'invalid' ? { attachment: file } : {};
@@ -190,7 +193,7 @@ export function parseMessages(frame: CimFrame, selfId: number): ChatMessage[] {
     receivedAt,
     replay,
     offline: replay || offlineBatch,
-    ...(single ? { ...named, ...attachment } : {}),
+    ...(single ? { ...named, ...attachment, ...carbon } : {}),
   }));
 }
 

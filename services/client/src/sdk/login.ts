@@ -18,6 +18,8 @@ export interface HandshakeParams {
   readonly userName: string;
   readonly token: string;
   readonly timeoutMs: number;
+  /** --login-policy multi: this installation's device */
+  readonly device?: string | undefined;
 }
 
 /** One LOGIN_REQUEST and its answer. Settles once: `done` resolves on 9000 and rejects otherwise. */
@@ -41,7 +43,7 @@ export class LoginHandshake {
       cmd: Command.LOGIN_REQUEST,
       requestId: params.userId,
       reqMsg: params.userName,
-      properties: { [Prop.protocol]: PROTOCOL_VERSION, ...(params.token ? { [Prop.token]: params.token } : {}) },
+      properties: { [Prop.protocol]: PROTOCOL_VERSION, ...(params.token ? { [Prop.token]: params.token } : {}), ...(params.device ? { [Prop.device]: params.device } : {}) },
     });
   }
 

@@ -69,6 +69,13 @@ export interface ClientOptions {
    * the same store to a re-created client of the same device (or a persisted one) so nothing shows twice.
    */
   readonly seenStore?: SeenStore;
+  /**
+   * This installation's device id ([A-Za-z0-9_-]{1,64}), for clusters with --login-policy multi: each device
+   * has its own inbox, gets carbon copies of what the user's other devices send, and is told what they read.
+   * Keep it stable across restarts (the CLI stores one beside its history); a new id is a new device, which
+   * sees older messages through history() only. Default: the user's default device (one device).
+   */
+  readonly device?: string;
   /** DELIVERED receipts are batched: sent at most this long after the message was handled. Default 20. */
   readonly receiptDelayMs?: number;
   /** … or as soon as this many seqs wait. Default 64. */
@@ -117,6 +124,7 @@ export interface ResolvedOptions {
   /** Delay before send retry `attempt` (1, 2, …). */
   readonly sendRetryDelay: (attempt: number) => number;
   readonly seenStore: SeenStore;
+  readonly device: string | undefined;
   readonly receiptDelayMs: number;
   readonly receiptBatchSize: number;
   readonly gapTimeoutMs: number;
@@ -162,7 +170,9 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (!tls.rejectUnauthorized) logger.warn('rejectUnauthorized: false — TLS certificates are NOT verified (for testing only)');
   const seenStore = options.seenStore ?? new MemorySeenStore();
   if (typeof seenStore.has !== 'function' || typeof seenStore.add !== 'function') throw invalid('seenStore must have has() and add()');
+  if (options.device !== undefined && (typeof options.device !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(options.device))) throw invalid('device must match [A-Za-z0-9_-]{1,64}');
   return {
+    device: options.device,
     routeUrl: options.routeUrl,
     userName: options.userName,
     userId: options.userId,

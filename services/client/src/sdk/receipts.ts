@@ -25,14 +25,17 @@ export function parseReceipt(frame: CimFrame): ReceiptEvent[] {
   if (status !== ReceiptStatus.delivered && status !== ReceiptStatus.read) return [];
   const to = Number(frame.properties[Prop.receiveUserId]);
   if (!Number.isSafeInteger(to) || to <= 0) return [];
-  return frame.batchReqMsg.filter((id) => typeof id === 'string' && id !== '').map((msgId) => ({ msgId, to, status }));
+  // A read on another device of this user names whose messages were read.
+  const sender = status === ReceiptStatus.read ? Number(frame.properties[Prop.sendUserId]) : Number.NaN;
+  const about = Number.isSafeInteger(sender) && sender > 0 ? { sender } : {};
+  return frame.batchReqMsg.filter((id) => typeof id === 'string' && id !== '').map((msgId) => ({ msgId, to, status, ...about }));
 }
 
 /** RECEIPT read frames for `messages`: one per sender, private messages with a msgId only. */
 export function readReceiptFrames(messages: readonly ChatMessage[], userId: number): Partial<CimFrame>[] {
   const bySender = new Map<number, Set<string>>();
   for (const m of messages) {
-    if (m.chatType !== 'private' || m.msgId === undefined || m.from.userId <= 0) continue;
+    if (m.chatType !== 'private' || m.msgId === undefined || m.from.userId <= 0 || m.from.userId === userId) continue;
     let ids = bySender.get(m.from.userId);
     if (!ids) bySender.set(m.from.userId, (ids = new Set()));
     ids.add(m.msgId);

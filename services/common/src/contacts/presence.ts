@@ -4,7 +4,9 @@
  * server sweeps the presence journal each PRESENCE_SWEEP_MS for announcements naming a server that has left
  * ZooKeeper, and announces those users offline. The journal's scripts let exactly one caller win each change,
  * so each transition gives one event. Each event is a PRESENCE frame pushed, best effort and live, to the
- * sessions of the user's watchers (those who have the user as a contact), one push per server.
+ * sessions of the user's watchers, one push per server: those who have the user as a contact, and the other
+ * members of the user's named groups of at most `groupPresenceMax` members (a bigger group would turn every
+ * login into that many pushes; its members see presence through contacts).
  */
 import type { Clock } from '../clock.ts';
 import { Prop } from '../codec.ts';
@@ -12,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { RouterDirectory } from '../message-router.ts';
 import type { MetaStore } from '../meta-store/types.ts';
 import type { PushTransport } from '../push.ts';
+import type { GroupStore } from '../groups/types.ts';
 import type { ContactStore } from './types.ts';
 
 /** How often a server looks for the users of crashed servers: the crash bound is the ZooKeeper session timeout plus this. */
@@ -26,6 +29,10 @@ export interface PresenceNotifierOptions {
   readonly log: Logger;
   /** this server's id, read at each use (known only once it listens) */
   readonly selfId: () => string;
+  /** named groups whose members also watch each other (absent: contacts only) */
+  readonly groups?: Pick<GroupStore, 'mine' | 'members'> | undefined;
+  /** groups with more members than this give no presence events to their members (--group-presence-max; 0 = none) */
+  readonly groupPresenceMax?: number;
 }
 
 export class PresenceNotifier {
@@ -83,8 +90,23 @@ export class PresenceNotifier {
     return count;
   }
 
+  /** Who hears of `userId`'s presence: its contacts' owners and the members of its small groups, once each. */
+  async #watchersOf(userId: number): Promise<number[]> {
+    const watchers = new Set(await this.#o.contacts.watchers(userId));
+    const max = this.#o.groupPresenceMax ?? 0;
+    if (this.#o.groups && max > 0) {
+      const groups = this.#o.groups;
+      const memberLists = await Promise.all((await groups.mine(userId)).map((g) => groups.members(g.groupId)));
+      for (const members of memberLists) {
+        if (members && members.length <= max) for (const m of members) watchers.add(m.userId);
+      }
+    }
+    watchers.delete(userId);
+    return [...watchers];
+  }
+
   async #notify(userId: number, userName: string, online: boolean): Promise<void> {
-    const watchers = await this.#o.contacts.watchers(userId);
+    const watchers = await this.#watchersOf(userId);
     if (watchers.length === 0) return;
     const routes = await Promise.all(watchers.map((w) => this.#o.directory.getRoute(w)));
     const byServer = new Map<string, number[]>();

@@ -4,7 +4,7 @@
  * slot and is written after the list, so it may briefly hold a stale entry: watchers() checks each against the
  * list and repairs it. The presence journal is two hashes in one slot, changed by scripts.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-client.ts';
 import { keys } from '../keys.ts';
 import { checkServer, checkUserId, type ContactAdd, type ContactSettings, type ContactStore } from './types.ts';
 
@@ -37,18 +37,18 @@ if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS
 return 1
 `;
 
-interface ContactRedis extends Redis {
+type ContactRedis = RedisClient & {
   cimContactAdd(list: string, contact: string, max: string): Promise<ContactAdd>;
   cimPresenceOnline(users: string, servers: string, userId: string, server: string): Promise<number>;
   cimPresenceOffline(users: string, servers: string, userId: string, server: string): Promise<number>;
-}
+};
 
 const ids = (members: readonly string[]) => members.map(Number).filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
 
 export class RedisContactStore implements ContactStore {
   readonly #redis: ContactRedis;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     redis.defineCommand('cimContactAdd', { numberOfKeys: 1, lua: ADD_LUA });
     redis.defineCommand('cimPresenceOnline', { numberOfKeys: 2, lua: ONLINE_LUA });
     redis.defineCommand('cimPresenceOffline', { numberOfKeys: 2, lua: OFFLINE_LUA });

@@ -16,6 +16,8 @@ import type { GroupStore } from './types.ts';
 
 export type GroupDeliveryDeps = Pick<MessageRouterOptions, 'directory' | 'inbox' | 'push' | 'clock' | 'log' | 'limits' | 'history' | 'onDropped' | 'onHistoryFailed' | 'onRefused'> & {
   readonly groups: GroupStore;
+  /** --login-policy multi: stores the sender's carbon copy (inside the group's section, so it keeps the group's order) */
+  readonly carbon?: ((m: InboxMessage) => Promise<{ push(): Promise<void> } | undefined>) | undefined;
 };
 
 /** A group message stored in every member's inbox: SENT. `push()` then tries the live deliveries. */
@@ -40,7 +42,7 @@ export async function sendToNamedGroup(d: GroupDeliveryDeps, from: Sender, group
   const msgId = message.msgId ?? randomUUID();
   await checkMember(d.groups, groupId, from.userId);
   const sentAt = d.clock.now();
-  let stored: { gseq: number; entries: { userId: number; entry: InboxEntry }[]; refused: number };
+  let stored: { gseq: number; entries: { userId: number; entry: InboxEntry }[]; refused: number; carbon?: { push(): Promise<void> } | undefined };
   try {
     stored = await d.groups.exclusive(groupId, async () => {
       const members = await d.groups.members(groupId);
@@ -64,13 +66,14 @@ export async function sendToNamedGroup(d: GroupDeliveryDeps, from: Sender, group
         });
       }
       await keepInGroupHistory(d, groupId, m);
-      return { gseq, entries, refused };
+      const carbon = from.device === undefined ? undefined : await d.carbon?.(m);
+      return { gseq, entries, refused, carbon };
     });
   } catch (err) {
     if (err instanceof DeliveryError) throw err;
     throw new DeliveryError(Codes.STORE_UNAVAILABLE, `group ${groupId}: not stored for every member`, { cause: err });
   }
-  return { msgId, gseq: stored.gseq, stored: stored.entries.length, refused: stored.refused, push: () => pushToMembers(d, stored.entries) };
+  return { msgId, gseq: stored.gseq, stored: stored.entries.length, refused: stored.refused, push: async () => (await Promise.all([pushToMembers(d, stored.entries), stored.carbon?.push()]))[0] };
 }
 
 /** @throws DeliveryError 7330 / 7320 / 7200 */

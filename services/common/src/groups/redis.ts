@@ -5,7 +5,7 @@
  * indexed group against its members hash and repairs the index.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-client.ts';
 import { keys } from '../keys.ts';
 import { checkGroupName, checkId, checkMax, checkMessageId, parseGroup } from './entry.ts';
 import type { Group, GroupChange, GroupMember, GroupMembership, GroupRefusal, GroupRole, GroupSequence, GroupStore } from './types.ts';
@@ -76,11 +76,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-interface GroupRedis extends Redis {
+type GroupRedis = RedisClient & {
   cimGroupChange(group: string, members: string, op: string, by: string, target: string, arg: string): Promise<[string, number]>;
   cimGroupSequence(seq: string, ids: string, id: string, max: string): Promise<[number, number]>;
   cimGroupUnlock(lock: string, token: string): Promise<number>;
-}
+};
 
 export interface RedisGroupStoreOptions {
   /** how long a fan-out may hold the group's lock before another process may take it */
@@ -97,7 +97,7 @@ export class RedisGroupStore implements GroupStore {
   readonly #lockTtlMs: number;
   readonly #lockWaitMs: number;
 
-  constructor(redis: Redis, options: RedisGroupStoreOptions = {}) {
+  constructor(redis: RedisClient, options: RedisGroupStoreOptions = {}) {
     redis.defineCommand('cimGroupChange', { numberOfKeys: 2, lua: CHANGE_LUA });
     redis.defineCommand('cimGroupSequence', { numberOfKeys: 2, lua: SEQUENCE_LUA });
     redis.defineCommand('cimGroupUnlock', { numberOfKeys: 1, lua: UNLOCK_LUA });

@@ -2,7 +2,7 @@
  * HistoryStore on Redis (keys.ts: cim:history:*), on an existing client; the client's owner closes it.
  * One conversation's keys share a hash tag, so the append script runs on a Redis Cluster too.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-client.ts';
 import { keys } from '../keys.ts';
 import { checkConversation, checkHistoryLimits, checkHistoryPage, historyIdKey, normalizeHistoryMessage, parseHistoryEntry } from './entry.ts';
 import type { HistoryAppendResult, HistoryEntry, HistoryLimits, HistoryMessage, HistoryStore } from './types.ts';
@@ -26,14 +26,14 @@ redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return {seq, 0}
 `;
 
-interface HistoryRedis extends Redis {
+type HistoryRedis = RedisClient & {
   cimHistoryAppend(entries: string, seq: string, ids: string, id: string, body: string, max: string, ttlMs: string): Promise<[number, number]>;
-}
+};
 
 export class RedisHistoryStore implements HistoryStore {
   readonly #redis: HistoryRedis;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     redis.defineCommand('cimHistoryAppend', { numberOfKeys: 3, lua: APPEND_LUA });
     this.#redis = redis as HistoryRedis;
   }

@@ -5,7 +5,7 @@
  */
 import { parseSeqEntry } from '../stored-entry.ts';
 import { checkAttachment } from '../files/attachment.ts';
-import type { AppendResult, InboxEntry, InboxLimits, InboxMessage } from './types.ts';
+import { DEVICE_PATTERN, type AppendResult, type InboxEntry, type InboxLimits, type InboxMessage } from './types.ts';
 
 const MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -13,6 +13,10 @@ const isPositiveInt = (n: unknown): n is number => Number.isSafeInteger(n) && (n
 
 export function checkUserId(userId: number): void {
   if (!isPositiveInt(userId)) throw new RangeError(`inbox: bad userId ${String(userId)}`);
+}
+
+export function checkDevice(device: string): void {
+  if (device !== '' && !DEVICE_PATTERN.test(device)) throw new RangeError(`inbox: bad device ${JSON.stringify(String(device).slice(0, 70))}`);
 }
 
 export function checkLimits(limits: InboxLimits): void {
@@ -23,6 +27,9 @@ export function checkLimits(limits: InboxLimits): void {
 
 /** Pending entries one sender may hold in one inbox: maxPerSender capped at maxEntries; Infinity when unbounded. */
 export const senderCap = (limits: InboxLimits): number => (limits.maxPerSender === undefined ? Number.POSITIVE_INFINITY : Math.min(limits.maxPerSender, limits.maxEntries));
+
+/** A carbon copy for a user whose only linked device is the sender's (or who has none). */
+export const REFUSED_NO_DEVICE: AppendResult = Object.freeze({ seq: 0, duplicate: false, dropped: 0, refused: 'no-device' });
 
 /** The refusal of an append beyond the per-sender bound. */
 export const REFUSED_PER_SENDER: AppendResult = Object.freeze({ seq: 0, duplicate: false, dropped: 0, refused: 'per-sender' });
@@ -48,6 +55,7 @@ export function normalizeMessage(m: InboxMessage): InboxMessage {
   // A named group's message carries both its group and its gseq, or neither (then it is a private message).
   const grouped = m.groupId !== undefined || m.gseq !== undefined;
   if (grouped && (m.chatType !== 'group' || !isPositiveInt(m.groupId) || !isPositiveInt(m.gseq))) throw new RangeError('inbox: bad groupId/gseq');
+  if (m.carbonTo !== undefined && !isPositiveInt(m.carbonTo)) throw new RangeError('inbox: bad carbonTo');
   const attachment = m.attachment === undefined ? undefined : checkAttachment(m.attachment);
   if (m.attachment !== undefined && !attachment) throw new RangeError('inbox: bad attachment');
   return {
@@ -57,6 +65,7 @@ export function normalizeMessage(m: InboxMessage): InboxMessage {
     sentAt: m.sentAt,
     chatType: m.chatType,
     ...(grouped ? { groupId: m.groupId!, gseq: m.gseq! } : {}),
+    ...(m.carbonTo !== undefined ? { carbonTo: m.carbonTo } : {}),
     // Last: the Lua scripts find the sender by the fixed order of the first fields (inbox/redis.ts).
     ...(attachment ? { attachment } : {}),
   };

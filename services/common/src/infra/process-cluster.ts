@@ -51,6 +51,8 @@ export interface ProcessClusterOptions {
   readonly logLevel?: string;
   /** Redis with an fsynced append-only file, so restarting it loses no acknowledged write. */
   readonly persistentRedis?: boolean;
+  /** Every component uses this Redis (e.g. a Redis Cluster's redis-cluster:// URL) instead of a private redis-server; its owner stops it. */
+  readonly redisUrl?: string;
   /** Extra command-line flags for every cim-server / for the route. */
   readonly serverArgs?: readonly string[];
   readonly routeArgs?: readonly string[];
@@ -68,6 +70,7 @@ export interface ProcessCluster {
   readonly servers: ServerProcess[];
   /** the current route process (a new one after restartRoute()) */
   readonly route: RouteProcess;
+  /** The private redis-server (absent, and throwing on access, when the cluster was given `redisUrl`). */
   readonly redis: RedisInstance;
   /** Starts a route again on the same port (after it was killed). */
   restartRoute(): Promise<RouteProcess>;
@@ -120,10 +123,11 @@ function portField<K extends string>(key: K, line: Record<string, unknown>): Par
 
 export async function startProcessCluster(o: ProcessClusterOptions): Promise<ProcessCluster> {
   const zkRoot = `/cim-${randomBytes(6).toString('hex')}`;
-  const redis = await startRedisServer({ persistent: o.persistentRedis ?? false });
+  const redis = o.redisUrl === undefined ? await startRedisServer({ persistent: o.persistentRedis ?? false }) : undefined;
+  const redisUrl = o.redisUrl ?? redis!.url;
   const servers: ServerProcess[] = [];
   let route: RouteProcess | undefined;
-  const common = ['--zk-connect', o.zkConnect, '--zk-root', zkRoot, '--zk-session-timeout', String(o.zkSessionTimeoutMs ?? 2000), '--redis-url', redis.url, '--log-level', o.logLevel ?? 'info'];
+  const common = ['--zk-connect', o.zkConnect, '--zk-root', zkRoot, '--zk-session-timeout', String(o.zkSessionTimeoutMs ?? 2000), '--redis-url', redisUrl, '--log-level', o.logLevel ?? 'info'];
   const authSecret = o.authSecret ?? randomBytes(24).toString('base64url');
   common.push('--auth-secret', authSecret);
   common.push('--auth', o.auth ?? (o.authSecret ? 'password' : 'cim'));
@@ -151,7 +155,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
 
   const stop = async () => {
     await Promise.all([route?.kill('SIGKILL'), ...servers.map((s) => s.kill('SIGKILL'))]);
-    await redis.stop();
+    await redis?.stop();
   };
 
   const routeArgs = (port: number) => ['route', ...common, '--host', '127.0.0.1', '--port', String(port), '--strategy', o.strategy ?? 'round-robin', ...(o.routeArgs ?? [])];
@@ -181,7 +185,7 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
     await waitForServers(servers.length);
     return {
       routeUrl,
-      redisUrl: redis.url,
+      redisUrl,
       zkConnect: o.zkConnect,
       zkRoot,
       authSecret,
@@ -189,7 +193,10 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       get route() {
         return route!;
       },
-      redis,
+      get redis() {
+        if (!redis) throw new Error(`this cluster has no private redis-server: it uses ${redisUrl}`);
+        return redis;
+      },
       addServer,
       waitForServers,
       restartRoute: () => startRoute(routePort),

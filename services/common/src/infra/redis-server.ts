@@ -53,7 +53,8 @@ export async function startRedisServer(o: RedisServerOptions = {}): Promise<Redi
   };
 }
 
-async function waitForPing(port: number, current: () => ManagedProcess): Promise<void> {
+/** Resolves once the redis-server (or sentinel) on `port` answers PING; fails when `current()` exited. */
+export async function waitForPing(port: number, current: () => ManagedProcess): Promise<void> {
   const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => undefined); // refused connections are expected until the server listens
   try {

@@ -1,5 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
 import { keys } from '../keys.ts';
+import { createRedisClient, isCluster, type RedisClient, type RedisClientOptions } from '../redis-client.ts';
+import { ROUTE_CLUSTER_SCRIPTS, type ClusterRouteCommands, registerOnCluster } from './redis-cluster-steps.ts';
 import type { Account, LoginResult, RefreshResult, RouteStore } from './types.ts';
 
 // Migration from CIM (reference §6): an account CIM registered is the bare key {userName} = "cim-account:{id}"
@@ -105,33 +106,35 @@ end
 return moved
 `;
 
-interface CimRedis extends Redis {
+type CimRedis = RedisClient & ClusterRouteCommands & {
   cimRegister(names: string, lastId: string, cimNameKey: string, userName: string, accountPrefix: string): Promise<string>;
   cimRegisterCredential(names: string, lastId: string, credentialPrefix: string, cimNameKey: string, userName: string, accountPrefix: string, credential: string): Promise<[string, string | null, number]>;
   cimSetCredential(account: string, credential: string, value: string): Promise<number>;
   cimLogin(route: string, status: string, userId: string, server: string, ttlMs: string, takeOver: string): Promise<string>;
   cimLogout(route: string, status: string, userId: string, server: string): Promise<number>;
   cimRefresh(numKeys: number, ...args: string[]): Promise<string[]>;
-}
+};
 
 const REFRESH_CHUNK = 500;
 
 /**
- * Accounts and presence (RouteStore) on Redis, with CIM's key names (keys.ts); each multi-key step
- * is one Lua script. Built from a URL it owns its connection (close() quits it); built from an
- * existing client it shares that connection (with RedisInboxStore) and leaves closing to its owner.
+ * Accounts and presence (RouteStore) on Redis, with CIM's key names (keys.ts); on one Redis each multi-key step
+ * is one Lua script. CIM's keys hash to different Redis Cluster slots, so on a cluster the same steps run as
+ * single-slot steps in an order that keeps them correct (redis-cluster-steps.ts). Built from a URL it owns its
+ * connection (close() quits it); built from an existing client it shares that connection (with RedisInboxStore)
+ * and leaves closing to its owner.
  */
 export class RedisRouteStore implements RouteStore {
   readonly #redis: CimRedis;
   readonly #ownsClient: boolean;
+  readonly #cluster: boolean;
 
-  constructor(urlOrClient: string | Redis, options: RedisOptions = {}) {
+  /** @throws RangeError on a URL redis-client.ts refuses */
+  constructor(urlOrClient: string | RedisClient, options: RedisClientOptions = {}) {
     this.#ownsClient = typeof urlOrClient === 'string';
-    const redis = (
-      typeof urlOrClient === 'string'
-        ? new Redis(urlOrClient, { enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: false, ...options })
-        : urlOrClient
-    ) as CimRedis;
+    const redis = (typeof urlOrClient === 'string' ? createRedisClient(urlOrClient, options) : urlOrClient) as CimRedis;
+    this.#cluster = isCluster(redis);
+    for (const [name, def] of Object.entries(ROUTE_CLUSTER_SCRIPTS)) redis.defineCommand(name, def);
     redis.defineCommand('cimRegister', { numberOfKeys: 3, lua: REGISTER_LUA });
     redis.defineCommand('cimRegisterCredential', { numberOfKeys: 4, lua: REGISTER_CREDENTIAL_LUA });
     redis.defineCommand('cimSetCredential', { numberOfKeys: 2, lua: SET_CREDENTIAL_LUA });
@@ -142,16 +145,18 @@ export class RedisRouteStore implements RouteStore {
   }
 
   /** The underlying client, for readiness events, logging and the inbox (RedisInboxStore) on the same connection. */
-  get client(): Redis {
+  get client(): RedisClient {
     return this.#redis;
   }
 
   async registerAccount(userName: string): Promise<Account> {
+    if (this.#cluster) return (await registerOnCluster(this.#redis, userName, undefined, credentialKey)).account;
     const id = await this.#redis.cimRegister(keys.accountNames, keys.lastAccountId, userName, userName, keys.account(''));
     return { userId: Number(id), userName };
   }
 
   async registerWithCredential(userName: string, credential: string): Promise<{ account: Account; credential: string | undefined; created: boolean }> {
+    if (this.#cluster) return registerOnCluster(this.#redis, userName, credential, credentialKey);
     const [id, stored, created] = await this.#redis.cimRegisterCredential(keys.accountNames, keys.lastAccountId, credentialKey(''), userName, userName, keys.account(''), credential);
     return { account: { userId: Number(id), userName }, credential: stored ?? undefined, created: created === 1 };
   }
@@ -161,6 +166,12 @@ export class RedisRouteStore implements RouteStore {
   }
 
   async setCredential(userId: number, credential: string): Promise<boolean> {
+    if (this.#cluster) {
+      // Two slots: accounts are never deleted, so an account that exists at the check still exists at the write.
+      if ((await this.#redis.exists(keys.account(userId))) === 0) return false;
+      await this.#redis.set(credentialKey(userId), credential);
+      return true;
+    }
     return (await this.#redis.cimSetCredential(keys.account(userId), credentialKey(userId), credential)) === 1;
   }
 
@@ -171,7 +182,7 @@ export class RedisRouteStore implements RouteStore {
 
   async getAccounts(userIds: readonly number[]): Promise<Account[]> {
     if (userIds.length === 0) return [];
-    const names = await this.#redis.mget(userIds.map((id) => keys.account(id)));
+    const names = await this.#getMany(userIds.map((id) => keys.account(id)));
     const out: Account[] = [];
     userIds.forEach((userId, i) => {
       const userName = names[i];
@@ -181,11 +192,26 @@ export class RedisRouteStore implements RouteStore {
   }
 
   async login(userId: number, server: string, ttlMs: number, takeOverFrom = ''): Promise<LoginResult> {
+    if (this.#cluster) {
+      // The route is the truth, written first; the index after it (a member without a route is repaired on read).
+      const current = await this.#redis.cimRouteLogin(keys.route(userId), server, String(Math.ceil(ttlMs)), takeOverFrom);
+      if (current !== '') return { ok: false, currentServer: current };
+      await this.#redis.sadd(keys.loginStatus, String(userId));
+      return { ok: true };
+    }
     const current = await this.#redis.cimLogin(keys.route(userId), keys.loginStatus, String(userId), server, String(Math.ceil(ttlMs)), takeOverFrom);
     return current === '' ? { ok: true } : { ok: false, currentServer: current };
   }
 
   async logout(userId: number, server = ''): Promise<boolean> {
+    if (this.#cluster) {
+      const deleted = await this.#redis.cimRouteLogout(keys.route(userId), server);
+      if (deleted === -1) return false; // routed to another server: its index entry stays
+      await this.#redis.srem(keys.loginStatus, String(userId));
+      // A login that got in between our two steps keeps its index entry (else the next refresh restores it).
+      if ((await this.#redis.exists(keys.route(userId))) === 1) await this.#redis.sadd(keys.loginStatus, String(userId));
+      return deleted === 1;
+    }
     return (await this.#redis.cimLogout(keys.route(userId), keys.loginStatus, String(userId), server)) === 1;
   }
 
@@ -197,6 +223,15 @@ export class RedisRouteStore implements RouteStore {
     const movedElsewhere: number[] = [];
     for (let i = 0; i < userIds.length; i += REFRESH_CHUNK) {
       const chunk = userIds.slice(i, i + REFRESH_CHUNK);
+      if (this.#cluster) {
+        // One script per route (each its own slot), pipelined per node; then the index, in its own slot, gets
+        // every user still here, which also heals an entry a login lost between its two steps.
+        const states = await Promise.all(chunk.map((id) => this.#redis.cimRouteRefresh(keys.route(id), server, String(Math.ceil(ttlMs)))));
+        const here = chunk.filter((_, j) => states[j] !== 2);
+        movedElsewhere.push(...chunk.filter((_, j) => states[j] === 2));
+        if (here.length > 0) await this.#redis.sadd(keys.loginStatus, ...here.map(String));
+        continue;
+      }
       const moved = await this.#redis.cimRefresh(
         chunk.length + 1,
         keys.loginStatus,
@@ -213,13 +248,19 @@ export class RedisRouteStore implements RouteStore {
   async onlineUsers(): Promise<Account[]> {
     const members = (await this.#redis.smembers(keys.loginStatus)).filter((m) => /^\d+$/.test(m));
     if (members.length === 0) return [];
-    const routes = await this.#redis.mget(members.map((m) => keys.route(m)));
+    const routes = await this.#getMany(members.map((m) => keys.route(m)));
     const online: number[] = [];
     const stale: string[] = [];
     members.forEach((m, i) => (routes[i] ? online.push(Number(m)) : stale.push(m)));
     // The set is an index; a member whose route expired (crashed server) is repaired here.
     if (stale.length > 0) await this.#redis.srem(keys.loginStatus, ...stale);
     return this.getAccounts(online);
+  }
+
+  /** MGET on one Redis; on a cluster one GET per key (MGET needs one slot), pipelined per node. */
+  #getMany(keyList: readonly string[]): Promise<(string | null)[]> {
+    if (this.#cluster) return Promise.all(keyList.map((k) => this.#redis.get(k)));
+    return this.#redis.mget(...keyList);
   }
 
   isReady(): boolean {
