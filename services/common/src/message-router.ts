@@ -17,6 +17,7 @@ import { Prop, type ReceiptStatus } from './codec.ts';
 import { privateConversation, type HistoryLimits, type HistoryStore } from './history/types.ts';
 import type { AppendResult, DeviceInboxStore, InboxEntry, InboxLimits, InboxMessage, InboxStore } from './inbox/types.ts';
 import { asDeviceInbox } from './inbox/devices.ts';
+import { RouteCache } from './route-cache.ts';
 import type { Logger } from './log.ts';
 import { inboxEntryProperties } from './message-props.ts';
 import type { Attachment } from './files/attachment.ts';
@@ -61,7 +62,7 @@ export interface MessageRouterOptions {
   /** named groups (groups/fan-out.ts); absent: every group send is refused with 7330 */
   readonly groups?: GroupStore | undefined;
   /** "only contacts may message me" (contacts/types.ts); absent: everyone may */
-  readonly contacts?: Pick<ContactStore, 'allows'> | undefined;
+  readonly contacts?: Pick<ContactStore, 'allows' | 'settings'> | undefined;
 }
 
 export interface OutgoingMessage {
@@ -96,10 +97,17 @@ export const MSG_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const ACCOUNT_CACHE_MAX = 100_000;
 const ACCOUNT_CACHE_TTL_MS = 60_000;
+/** How long a receiver's "only contacts: off" is trusted: the bound on how late turning it on takes effect. */
+export const OPEN_INBOX_TTL_MS = 1_000;
 
 export class MessageRouter {
   readonly #o: MessageRouterOptions;
   readonly #inbox: DeviceInboxStore;
+  /** receivers' servers, remembered for a few seconds and corrected by the pushes (route-cache.ts) */
+  readonly #routes: RouteCache;
+
+  /** receivers whose "only contacts" setting was off, until when (ms) */
+  readonly #openInboxes = new Map<number, number>();
 
   /** receivers known to exist, until when (ms): saves one Redis round trip per message; accounts are never deleted */
   readonly #accounts = new Map<number, number>();
@@ -107,6 +115,7 @@ export class MessageRouter {
   constructor(options: MessageRouterOptions) {
     this.#o = options;
     this.#inbox = asDeviceInbox(options.inbox);
+    this.#routes = new RouteCache((userId) => options.directory.getRoute(userId), options.clock);
   }
 
   #knownAccount(userId: number): boolean {
@@ -137,7 +146,7 @@ export class MessageRouter {
     if (!receiver) throw new DeliveryError(Codes.RECEIVER_UNKNOWN, `no user ${to}`);
     let allowed = true;
     try {
-      allowed = (await this.#o.contacts?.allows(to, from.userId)) ?? true;
+      allowed = await this.#allows(to, from.userId);
     } catch (err) {
       throw new DeliveryError(Codes.STORE_UNAVAILABLE, 'contacts lookup failed', { cause: err });
     }
@@ -157,7 +166,7 @@ export class MessageRouter {
     await this.#keepInHistory(to, stored);
     const carbon = from.device === undefined ? undefined : await this.#storeCarbon(from, { ...stored, carbonTo: to });
     // The route is only looked up after storing: the message is safe whatever happens now.
-    const server = await this.#o.directory.getRoute(to).catch((err: unknown) => {
+    const server = await this.#routes.get(to).catch((err: unknown) => {
       this.#o.log.warn({ err, to }, 'route lookup failed; the message waits in the inbox');
       return undefined;
     });
@@ -195,12 +204,29 @@ export class MessageRouter {
   }
 
   async #pushCarbon(from: Sender, entry: InboxEntry): Promise<void> {
-    try {
-      const server = await this.#o.directory.getRoute(from.userId);
-      if (server !== undefined) await this.#o.push.push(server, { receivers: [from.userId], msg: entry.text, properties: inboxEntryProperties(entry), exceptDevice: from.device ?? '' });
-    } catch (err) {
-      this.#o.log.debug({ err, userId: from.userId }, 'carbon copy not pushed; it waits in the devices\' inboxes');
+    const server = await this.#routes.get(from.userId).catch(() => undefined);
+    if (server === undefined) return;
+    const { error } = await this.#routes.deliver(from.userId, server, (s) => this.#o.push.push(s, { receivers: [from.userId], msg: entry.text, properties: inboxEntryProperties(entry), exceptDevice: from.device ?? '' }));
+    if (error !== undefined) this.#o.log.debug({ err: error, userId: from.userId }, 'carbon copy not pushed; it waits in the devices\' inboxes');
+  }
+
+  /**
+   * "Only contacts may message me": a receiver found with the setting off is not asked again for
+   * OPEN_INBOX_TTL_MS (one Redis round trip less per message of a busy conversation); turning it on takes
+   * effect within that time.
+   */
+  async #allows(to: number, from: number): Promise<boolean> {
+    const contacts = this.#o.contacts;
+    if (!contacts) return true;
+    const now = this.#o.clock.now();
+    if ((this.#openInboxes.get(to) ?? 0) > now) return true;
+    if (!(await contacts.settings(to)).onlyContacts) {
+      if (this.#openInboxes.size >= ACCOUNT_CACHE_MAX) this.#openInboxes.delete(this.#openInboxes.keys().next().value!);
+      this.#openInboxes.set(to, now + OPEN_INBOX_TTL_MS);
+      return true;
     }
+    this.#openInboxes.delete(to);
+    return contacts.allows(to, from);
   }
 
   /**
@@ -219,15 +245,12 @@ export class MessageRouter {
     }
   }
 
+  /** Starts the push synchronously (per-sender order: see MessageHandler); a moved receiver is followed once. */
   async #pushEntry(server: string, to: number, entry: InboxEntry): Promise<boolean> {
-    try {
-      const result = await this.#o.push.push(server, { receivers: [to], msg: entry.text, properties: inboxEntryProperties(entry) });
-      return result.delivered > 0;
-    } catch (err) {
-      // Stored already: it arrives at the next login or SYNC. A timed-out push may also have been shown.
-      this.#o.log.warn({ err, server, to, seq: entry.seq }, 'live push failed; the message stays in the inbox');
-      return false;
-    }
+    const { delivered, error } = await this.#routes.deliver(to, server, (s) => this.#o.push.push(s, { receivers: [to], msg: entry.text, properties: inboxEntryProperties(entry) }));
+    // Stored already: it arrives at the next login or SYNC. A timed-out push may also have been shown.
+    if (error !== undefined) this.#o.log.warn({ err: error, server, to, seq: entry.seq }, 'live push failed; the message stays in the inbox');
+    return delivered;
   }
 
   /**
@@ -237,7 +260,7 @@ export class MessageRouter {
   sendToGroup(from: Sender, groupId: number, message: OutgoingMessage): Promise<GroupSent> {
     const groups = this.#o.groups;
     if (!groups) return Promise.reject(new DeliveryError(Codes.GROUP_UNKNOWN, 'named groups are not configured here'));
-    return sendToNamedGroup({ ...this.#o, groups, carbon: (m) => this.#storeCarbon(from, { ...m, carbonTo: groupId }) }, from, groupId, message);
+    return sendToNamedGroup({ ...this.#o, groups, routes: this.#routes, carbon: (m) => this.#storeCarbon(from, { ...m, carbonTo: groupId }) }, from, groupId, message);
   }
 
   /** Broadcasts to everyone online except the sender; returns how many receivers it reached. */
@@ -267,21 +290,19 @@ export class MessageRouter {
    */
   async sendReceipt(to: number, status: ReceiptStatus, by: number, msgIds: readonly string[], self?: { readonly sender: number; readonly exceptDevice: string }): Promise<boolean> {
     if (msgIds.length === 0) return false;
-    try {
-      const server = await this.#o.directory.getRoute(to);
-      if (server === undefined) return false;
-      const result = await this.#o.push.push(server, {
+    const server = await this.#routes.get(to).catch(() => undefined);
+    if (server === undefined) return false;
+    const { delivered, error } = await this.#routes.deliver(to, server, (s) =>
+      this.#o.push.push(s, {
         receivers: [to],
         cmd: 'RECEIPT',
         batchMsg: msgIds,
         properties: { [Prop.status]: status, [Prop.receiveUserId]: String(by), ...(self ? { [Prop.sendUserId]: String(self.sender) } : {}) },
         ...(self ? { exceptDevice: self.exceptDevice } : {}),
-      });
-      return result.delivered > 0;
-    } catch (err) {
-      this.#o.log.debug({ err, to, status }, 'receipt not pushed (best effort)');
-      return false;
-    }
+      }),
+    );
+    if (error !== undefined) this.#o.log.debug({ err: error, to, status }, 'receipt not pushed (best effort)');
+    return delivered;
   }
 }
 

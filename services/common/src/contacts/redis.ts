@@ -101,9 +101,9 @@ export class RedisContactStore implements ContactStore {
   async allows(receiver: number, sender: number): Promise<boolean> {
     checkUserId('receiver', receiver);
     checkUserId('sender', sender);
-    // One round trip: both keys are in the receiver's slot.
-    const [[, only], [, member]] = (await this.#redis.multi().get(keys.contactsOnly(receiver)).sismember(keys.contacts(receiver), String(sender)).exec()) as [[unknown, string | null], [unknown, number]];
-    return only !== '1' || member === 1;
+    // On every private message: one GET when the setting is off (the usual case), the membership only when it is on.
+    if ((await this.#redis.get(keys.contactsOnly(receiver))) !== '1') return true;
+    return (await this.#redis.sismember(keys.contacts(receiver), String(sender))) === 1;
   }
 
   async announceOnline(userId: number, server: string): Promise<boolean> {

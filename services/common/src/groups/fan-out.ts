@@ -12,10 +12,13 @@ import { groupConversation } from '../history/types.ts';
 import type { InboxEntry, InboxMessage } from '../inbox/types.ts';
 import { inboxEntryProperties } from '../message-props.ts';
 import { DeliveryError, type MessageRouterOptions, type OutgoingMessage, type Sender } from '../message-router.ts';
+import type { RouteCache } from '../route-cache.ts';
 import type { GroupStore } from './types.ts';
 
 export type GroupDeliveryDeps = Pick<MessageRouterOptions, 'directory' | 'inbox' | 'push' | 'clock' | 'log' | 'limits' | 'history' | 'onDropped' | 'onHistoryFailed' | 'onRefused'> & {
   readonly groups: GroupStore;
+  /** receivers' servers, remembered and corrected by the pushes (route-cache.ts); absent: looked up each time */
+  readonly routes?: RouteCache | undefined;
   /** --login-policy multi: stores the sender's carbon copy (inside the group's section, so it keeps the group's order) */
   readonly carbon?: ((m: InboxMessage) => Promise<{ push(): Promise<void> } | undefined>) | undefined;
 };
@@ -105,26 +108,45 @@ async function keepInGroupHistory(d: GroupDeliveryDeps, groupId: number, m: Inbo
  */
 async function pushToMembers(d: GroupDeliveryDeps, entries: readonly { userId: number; entry: InboxEntry }[]): Promise<number> {
   if (entries.length === 0) return 0;
-  const routes = await Promise.all(entries.map((e) => d.directory.getRoute(e.userId).catch(() => undefined)));
-  const byServer = new Map<string, { receivers: number[]; seqs: number[] }>();
-  entries.forEach((e, i) => {
-    const server = routes[i];
-    if (server === undefined) return;
-    const batch = byServer.get(server) ?? { receivers: [], seqs: [] };
-    batch.receivers.push(e.userId);
-    batch.seqs.push(e.entry.seq);
-    byServer.set(server, batch);
-  });
+  const routeOf = (userId: number) => (d.routes ? d.routes.get(userId) : d.directory.getRoute(userId)).catch(() => undefined);
   const first = entries[0]!.entry;
   // Shared by every frame; each receiver's own seq (`seqs`) replaces the first receiver's `seq` on its server.
   const properties = inboxEntryProperties(first);
-  const results = await Promise.allSettled(
-    [...byServer].map(([server, b]) => d.push.push(server, { receivers: b.receivers, seqs: b.seqs, msg: first.text, properties })),
-  );
-  let delivered = 0;
-  for (const r of results) {
-    if (r.status === 'fulfilled') delivered += r.value.delivered;
-    else d.log.warn({ err: r.reason, gseq: first.gseq }, 'group push to a server failed; its members get the message from their inbox');
-  }
-  return delivered;
+  const pushRound = async (servers: readonly (string | undefined)[], round: readonly { userId: number; entry: InboxEntry }[]) => {
+    const byServer = new Map<string, { receivers: number[]; seqs: number[]; entries: { userId: number; entry: InboxEntry }[] }>();
+    round.forEach((e, i) => {
+      const server = servers[i];
+      if (server === undefined) return;
+      const batch = byServer.get(server) ?? { receivers: [], seqs: [], entries: [] };
+      batch.receivers.push(e.userId);
+      batch.seqs.push(e.entry.seq);
+      batch.entries.push(e);
+      byServer.set(server, batch);
+    });
+    let delivered = 0;
+    const missed: { server: string; e: { userId: number; entry: InboxEntry } }[] = [];
+    await Promise.all([...byServer].map(async ([server, b]) => {
+      try {
+        const r = await d.push.push(server, { receivers: b.receivers, seqs: b.seqs, msg: first.text, properties });
+        delivered += r.delivered;
+        const offline = new Set(r.offline);
+        for (const e of b.entries) if (offline.has(e.userId)) missed.push({ server, e });
+      } catch (err) {
+        d.log.warn({ err, gseq: first.gseq }, 'group push to a server failed; its members get the message from their inbox');
+        for (const e of b.entries) missed.push({ server, e });
+      }
+    }));
+    return { delivered, missed };
+  };
+  const firstRound = await pushRound(await Promise.all(entries.map((e) => routeOf(e.userId))), entries);
+  if (!d.routes || firstRound.missed.length === 0) return firstRound.delivered;
+  // Members not found where their remembered route said: look again, and push once more to those who moved.
+  const routes = d.routes;
+  const again = await Promise.all(firstRound.missed.map(async ({ server, e }) => {
+    routes.forget(e.userId, server);
+    const moved = await routes.refresh(e.userId).catch(() => undefined);
+    return moved !== server ? moved : undefined;
+  }));
+  const secondRound = await pushRound(again, firstRound.missed.map((m) => m.e));
+  return firstRound.delivered + secondRound.delivered;
 }

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions } from 'node:tls';
 import { FrameDecoder, FramingError } from '../../../common/src/framing.ts';
 import type { AddressLimiter } from '../limits.ts';
+import { turnCorker } from './cork.ts';
 import type { SessionHost } from '../session-host.ts';
 import type { TransportPort } from '../session.ts';
 
@@ -43,6 +44,7 @@ export class TcpTransport {
     }
     if (perAddress) socket.once('close', () => perAddress.release(ip));
     this.#sockets.add(socket);
+    const cork = turnCorker(socket);
     const port: TransportPort = {
       kind: 'tcp',
       remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
@@ -50,6 +52,7 @@ export class TcpTransport {
       // A destroyed or ended socket drops the bytes: report it, so nothing counts as delivered.
       writeBytes: (bytes) => {
         if (socket.destroyed || !socket.writable) return false;
+        cork();
         socket.write(bytes);
         return true;
       },

@@ -6,6 +6,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressLimiter } from '../limits.ts';
+import { turnCorker } from './cork.ts';
 import type { SessionHost } from '../session-host.ts';
 import type { TransportPort } from '../session.ts';
 
@@ -57,12 +58,15 @@ export class WsTransport {
   }
 
   #accept(node: SessionHost, ws: WebSocket, req: IncomingMessage): void {
+    // ws writes to the upgraded socket itself, so corking it batches this turn's frames.
+    const cork = turnCorker(req.socket);
     const port: TransportPort = {
       kind: 'ws',
       remoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       bufferedBytes: () => ws.bufferedAmount,
       writeBytes: (bytes) => {
         if (ws.readyState !== ws.OPEN) return false;
+        cork();
         ws.send(bytes, { binary: true });
         return true;
       },

@@ -1,0 +1,29 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { turnCorker } from './cork.ts';
+
+describe('turnCorker', () => {
+  it('turns the writes of one turn into one writev, and writes of the next turn into another', async () => {
+    const calls: number[] = [];
+    const sink = new Writable({
+      writev(chunks, cb) {
+        calls.push(chunks.length);
+        cb();
+      },
+      write(_chunk, _enc, cb) {
+        calls.push(1);
+        cb();
+      },
+    });
+    const cork = turnCorker(sink);
+    for (let i = 0; i < 5; i++) {
+      cork();
+      sink.write(Buffer.from([i]));
+    }
+    await new Promise((r) => setImmediate(r));
+    cork();
+    sink.write(Buffer.from([9]));
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([5, 1]);
+  });
+});
