@@ -131,6 +131,8 @@ describe('cim operator', () => {
       CIM_ZK_CONNECT: [0, 1, 2].map((i) => `chat-zk-${i}.chat-zk-hs.${NS}.svc:2181`).join(','),
       CIM_ZK_ROOT: '/cim',
       CIM_REDIS_URL: `redis://chat-redis.${NS}.svc:6379`,
+      CIM_LOGIN_POLICY: 'reject',
+      CIM_MAX_DEVICES: '5',
     });
   });
 
