@@ -73,6 +73,8 @@ describe('ZooKeeper', () => {
       'server.1=chat-zk-0.chat-zk-hs.im.svc:2888:3888;2181 server.2=chat-zk-1.chat-zk-hs.im.svc:2888:3888;2181 server.3=chat-zk-2.chat-zk-hs.im.svc:2888:3888;2181',
     );
     expect(env(c)['ZOO_STANDALONE_ENABLED']).toBe('false');
+    // A fresh ensemble forms within seconds: the election's backoff is capped and failed lookups are not cached.
+    expect(env(c)['JVMFLAGS']).toBe('-Dzookeeper.fastleader.maxNotificationInterval=5000 -Dsun.net.inetaddr.negative.ttl=1');
     expect(sts.spec?.podManagementPolicy).toBe('Parallel');
     expect(sts.spec?.serviceName).toBe('chat-zk-hs');
   });
