@@ -108,7 +108,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   const push = new LocalShortcutPushTransport(() => selfId, (request) => node.handlePush(request), httpPush);
   const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
   const loginPolicy = config.loginPolicy as LoginPolicy;
-  if (loginPolicy === 'multi' && !supportsDevices(deps.inbox)) throw new Error(`--login-policy multi needs an offline store that keeps devices (redis); --offline-store ${config.offlineStore} does not`);
+  if (loginPolicy === 'multi' && !supportsDevices(deps.inbox)) throw new Error(`--login-policy multi needs an offline store that keeps devices (redis, postgres); --offline-store ${config.offlineStore} does not`);
   const inbox = asDeviceInbox(deps.inbox);
   const contacts = contactsOf(deps);
   const groups = groupsOf(deps);

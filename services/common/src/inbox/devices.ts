@@ -48,7 +48,7 @@ export function asDeviceInbox(store: InboxStore): DeviceInboxStore {
     pending: (userId, afterSeq, limit, device = '') => (device === '' ? store.pending(userId, afterSeq, limit) : Promise.resolve([])),
     ack: (userId, seqs, device = '') => (device === '' ? store.ack(userId, seqs) : Promise.resolve([])),
     maxSeq: (userId) => store.maxSeq(userId),
-    linkDevice: () => Promise.reject(new Error('this offline store keeps no devices (--login-policy multi needs redis or memory)')),
+    linkDevice: () => Promise.reject(new Error('this offline store keeps no devices (--login-policy multi needs redis, postgres or memory)')),
     unlinkDevice: () => Promise.resolve(false),
     devices: () => Promise.resolve([]),
   };

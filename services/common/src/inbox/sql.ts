@@ -1,22 +1,34 @@
 /**
- * InboxStore on PostgreSQL (the `--offline-store postgres` backend; schema and the append/ack functions in
- * sql/migrations.ts). Same contract and results as the Redis backend; the pool's owner closes it. Expiry
- * follows the given clock (the process's), as the memory backend's does.
+ * InboxStore on PostgreSQL (the `--offline-store postgres` backend; schema and the append/ack/link functions in
+ * sql/migrations.ts and sql/inbox-devices-migration.ts). Same contract and results as the Redis backend, devices
+ * included (DeviceInboxStore); the pool's owner closes it. Expiry follows the given clock (the process's), as the
+ * memory backend's does.
  */
 import { systemClock, type Clock } from '../clock.ts';
 import type { SqlPool } from '../sql/pool.ts';
 import { withSeq } from '../sql/with-seq.ts';
-import { checkLimits, checkPage, checkUserId, distinctSeqs, idempotencyKey, normalizeMessage, parseEntry, REFUSED_PER_SENDER, senderCap } from './entry.ts';
-import type { AppendResult, InboxEntry, InboxLimits, InboxMessage, InboxStore } from './types.ts';
+import { checkDeviceLimits, planLink } from './devices.ts';
+import { checkDevice, checkLimits, checkPage, checkUserId, distinctSeqs, idempotencyKey, normalizeMessage, parseEntry, REFUSED_NO_DEVICE, REFUSED_PER_SENDER, senderCap } from './entry.ts';
+import type { AppendOptions, AppendResult, DeviceInboxStore, DeviceLimits, InboxEntry, InboxLimits, InboxMessage, LinkedDevice, LinkResult } from './types.ts';
 
 interface AppendRow {
   r_seq: string;
   r_duplicate: boolean;
   r_dropped: number;
-  r_refused: boolean;
+  r_refused: string | null;
 }
 
-export class SqlInboxStore implements InboxStore {
+/** Attempts of a link whose snapshot of the linked devices keeps changing under it (as in inbox/redis.ts). */
+const SNAPSHOT_ATTEMPTS = 5;
+
+/** The linked devices as cim_inbox_link compares them: 'device=lastSeen' by device (byte order, COLLATE "C"), ';'-joined. */
+const snapshotOf = (linked: readonly LinkedDevice[]): string =>
+  [...linked]
+    .sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0))
+    .map((d) => `${d.device}=${d.lastSeen}`)
+    .join(';');
+
+export class SqlInboxStore implements DeviceInboxStore {
   readonly #pool: SqlPool;
   readonly #clock: Clock;
 
@@ -25,12 +37,13 @@ export class SqlInboxStore implements InboxStore {
     this.#clock = clock;
   }
 
-  async append(userId: number, message: InboxMessage, limits: InboxLimits): Promise<AppendResult> {
+  async append(userId: number, message: InboxMessage, limits: InboxLimits, options: AppendOptions = {}): Promise<AppendResult> {
     checkUserId(userId);
     checkLimits(limits);
+    if (options.exceptDevice !== undefined) checkDevice(options.exceptDevice);
     const m = normalizeMessage(message);
     const cap = senderCap(limits);
-    const { rows } = await this.#pool.query<AppendRow>('SELECT * FROM cim_inbox_append($1, $2, $3, $4, $5, $6, $7, $8)', [
+    const { rows } = await this.#pool.query<AppendRow>('SELECT * FROM cim_inbox_device_append($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
       userId,
       idempotencyKey(m),
       m.from.userId,
@@ -39,28 +52,33 @@ export class SqlInboxStore implements InboxStore {
       limits.ttlMs,
       Number.isFinite(cap) ? cap : 0,
       this.#clock.now(),
+      options.exceptDevice ?? null,
     ]);
     const r = rows[0]!;
-    if (r.r_refused) return REFUSED_PER_SENDER;
+    if (r.r_refused === 'per-sender') return REFUSED_PER_SENDER;
+    if (r.r_refused === 'no-device') return REFUSED_NO_DEVICE;
+    if (r.r_refused !== null) throw new Error(`inbox: unknown refusal ${r.r_refused} from cim_inbox_device_append`);
     return { seq: Number(r.r_seq), duplicate: r.r_duplicate, dropped: r.r_dropped };
   }
 
-  async pending(userId: number, afterSeq: number, limit: number): Promise<InboxEntry[]> {
+  async pending(userId: number, afterSeq: number, limit: number, device = ''): Promise<InboxEntry[]> {
     checkUserId(userId);
     checkPage(afterSeq, limit);
+    checkDevice(device);
     const { rows } = await this.#pool.query<{ seq: string; body: string }>(
-      `SELECT e.seq, e.body FROM cim_inbox_entries e JOIN cim_inbox_counters c ON c.user_id = e.user_id
-       WHERE e.user_id = $1 AND c.expires_at > $2 AND e.seq > $3 ORDER BY e.seq LIMIT $4`,
-      [userId, this.#clock.now(), afterSeq, limit],
+      `SELECT e.seq, e.body FROM cim_inbox_entries e JOIN cim_inbox_boxes b ON b.user_id = e.user_id AND b.device = e.device
+       WHERE e.user_id = $1 AND e.device = $2 AND b.expires_at > $3 AND e.seq > $4 ORDER BY e.seq LIMIT $5`,
+      [userId, device, this.#clock.now(), afterSeq, limit],
     );
     return parseAll(rows.map((r) => [r.seq, r.body]));
   }
 
-  async ack(userId: number, seqs: readonly number[]): Promise<InboxEntry[]> {
+  async ack(userId: number, seqs: readonly number[], device = ''): Promise<InboxEntry[]> {
     checkUserId(userId);
+    checkDevice(device);
     const wanted = distinctSeqs(seqs);
     if (wanted.length === 0) return [];
-    const { rows } = await this.#pool.query<{ r_seq: string; r_body: string }>('SELECT * FROM cim_inbox_ack($1, $2, $3)', [userId, wanted, this.#clock.now()]);
+    const { rows } = await this.#pool.query<{ r_seq: string; r_body: string }>('SELECT * FROM cim_inbox_device_ack($1, $2, $3, $4)', [userId, device, wanted, this.#clock.now()]);
     return parseAll(rows.map((r) => [r.r_seq, r.r_body]));
   }
 
@@ -70,7 +88,42 @@ export class SqlInboxStore implements InboxStore {
     return Number(rows[0]?.seq ?? 0);
   }
 
-  /** Deletes the rows of up to `limit` expired inboxes; returns how many (sql/select.ts runs it periodically). */
+  /**
+   * Plans with the shared planner on a read of the linked devices, then applies the plan in one function call
+   * under the user's row lock, which refuses it when the devices changed meanwhile (a concurrent link): then
+   * the plan is made again. No lock is held across round trips.
+   */
+  async linkDevice(userId: number, device: string, limits: DeviceLimits): Promise<LinkResult> {
+    checkUserId(userId);
+    checkDevice(device);
+    checkDeviceLimits(limits);
+    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
+      const linked = await this.devices(userId);
+      const plan = planLink(linked, device, limits);
+      if (!plan.ok) return { ok: false, reason: 'too-many-devices' };
+      const { rows } = await this.#pool.query<{ ok: boolean }>('SELECT cim_inbox_link($1, $2, $3, $4, $5) AS ok', [userId, device, limits.now, snapshotOf(linked), plan.evict]);
+      if (rows[0]?.ok === true) return { ok: true, evicted: plan.evict };
+    }
+    throw new Error(`inbox: the devices of user ${userId} kept changing during a link`);
+  }
+
+  async unlinkDevice(userId: number, device: string): Promise<boolean> {
+    checkUserId(userId);
+    checkDevice(device);
+    const { rows } = await this.#pool.query<{ ok: boolean }>('SELECT cim_inbox_unlink($1, $2) AS ok', [userId, device]);
+    return rows[0]?.ok === true;
+  }
+
+  async devices(userId: number): Promise<LinkedDevice[]> {
+    checkUserId(userId);
+    const { rows } = await this.#pool.query<{ device: string; last_seen: string }>(
+      'SELECT device, last_seen FROM cim_inbox_devices WHERE user_id = $1 ORDER BY last_seen DESC, device COLLATE "C"',
+      [userId],
+    );
+    return rows.map((r) => ({ device: r.device, lastSeen: Number(r.last_seen) }));
+  }
+
+  /** Deletes the expired rows of up to `limit` users; returns how many (sql/select.ts runs it periodically). */
   async sweep(limit = 1000): Promise<number> {
     const { rows } = await this.#pool.query<{ n: number }>('SELECT cim_inbox_sweep($1, $2) AS n', [this.#clock.now(), limit]);
     return rows[0]?.n ?? 0;
@@ -81,4 +134,3 @@ export class SqlInboxStore implements InboxStore {
 function parseAll(rows: readonly (readonly [string, string])[]): InboxEntry[] {
   return rows.flatMap(([seq, body]) => parseEntry(withSeq(seq, body)) ?? []).sort((a, b) => a.seq - b.seq);
 }
-

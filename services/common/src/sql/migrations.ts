@@ -14,6 +14,7 @@
  * - expiry: an inbox/conversation is absent once expires_at <= now (the caller's clock); its rows are deleted
  *   lazily by the next write to it, or by the sweep functions (select.ts runs them periodically).
  */
+import { INBOX_DEVICES } from './inbox-devices-migration.ts';
 
 export interface Migration {
   readonly version: number;
@@ -203,4 +204,5 @@ END $$;
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'inbox', sql: INBOX },
   { version: 2, name: 'history', sql: HISTORY },
+  { version: 3, name: 'inbox-devices', sql: INBOX_DEVICES },
 ];
