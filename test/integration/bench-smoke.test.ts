@@ -23,7 +23,8 @@ interface Result {
 it('runs every scenario and reports complete, loss-free counts', async () => {
   const out = join(dir, 'bench.json');
   const users = 12;
-  const args = [MAIN, 'bench', '--users', String(users), '--cim-users', '8', '--rate', '120', '--duration', '1', '--group-rate', '4', '--drain', '20', '--workers', '2', '--out', out];
+  const failoverUsers = 20;
+  const args = [MAIN, 'bench', '--users', String(users), '--cim-users', '8', '--failover-users', String(failoverUsers), '--rate', '120', '--duration', '1', '--group-rate', '4', '--drain', '20', '--workers', '2', '--out', out];
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(process.execPath, args, { timeout: 150_000, maxBuffer: 16 * 1024 * 1024 }, (err, so, se) => (err ? reject(new Error(`${err.message}\n${se}`)) : resolve(so)));
   });
@@ -32,7 +33,7 @@ it('runs every scenario and reports complete, loss-free counts', async () => {
   expect(report.machine.cores).toBeGreaterThan(0);
   expect(report.notes.join('\n')).toContain('--max-msg-rate 0');
   const by = new Map(report.results.map((r) => [r.scenario, r]));
-  expect([...by.keys()].sort()).toEqual(['connect-cim', 'connect-native', 'connections', 'group', 'login', 'p2p', 'p2p-cim']);
+  expect([...by.keys()].sort()).toEqual(['connect-cim', 'connect-native', 'connections', 'failover', 'group', 'login', 'p2p', 'p2p-cim']);
 
   expect(by.get('login')!.numbers).toMatchObject({ logins: users, failed: 0 });
   expect(by.get('login')!.clusterCpu['route']).toBeGreaterThanOrEqual(0);
@@ -50,4 +51,27 @@ it('runs every scenario and reports complete, loss-free counts', async () => {
 
   const g = by.get('group')!.numbers;
   expect(g).toMatchObject({ messages: 4, expected: 4 * (users - 1), deliveries: 4 * (users - 1), lost: 0 });
+
+  // failover (last: it killed the server holding the most of its clients): every dropped client came
+  // back, and every message acknowledged SENT reached its receiver, live or replayed from the inbox.
+  const f = by.get('failover')!.numbers;
+  expect(f['clients']).toBe(failoverUsers);
+  expect(f['victimClients']).toBeGreaterThanOrEqual(failoverUsers / 2);
+  expect(f).toMatchObject({ disconnected: f['victimClients'], reconnected: f['victimClients'], lost: 0, ackFailed: 0 });
+  expect(f['sent']).toBeGreaterThan(0);
+  expect(f['acked']).toBeGreaterThan(0);
+  expect(f['sent']).toBe(f['acked']! + f['unanswered']!);
+  expect(f['received']).toBeGreaterThanOrEqual(f['acked']!);
+  expect(f['reconnectLogins']).toBe(by.get('failover')!.latency!.count);
+  expect(f['login9000']).toBeGreaterThanOrEqual(f['victimClients']!);
 }, 180_000);
+
+it('refuses the failover scenario against an existing deployment without --kill-cmd', async () => {
+  // Nothing listens there: the refusal comes before any connection.
+  const args = [MAIN, 'bench', '--route', 'http://127.0.0.1:9', '--scenario', 'failover'];
+  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(process.execPath, args, { timeout: 60_000 }, (err, _so, se) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stderr: se }));
+  });
+  expect(code).toBe(2);
+  expect(stderr).toContain('--kill-cmd');
+}, 90_000);

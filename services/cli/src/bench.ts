@@ -12,16 +12,20 @@ import { parseServerAddress } from '../../common/src/server-address.ts';
 import { Fleet } from './bench/fleet.ts';
 import { summariseProfiles } from './bench/profile-summary.ts';
 import { formatTable } from './bench/report.ts';
+import { benchFailover } from './bench/failover.ts';
+import { runKillCommand } from './bench/kill-command.ts';
 import { benchGroup, benchLogin, benchP2p, connectUsers, loggedInUsers, serverMemory, type Cluster, type ConnectedUser, type ScenarioResult } from './bench/scenarios.ts';
 import { now, round } from './bench/stats.ts';
 
-const SCENARIOS = ['all', 'login', 'p2p', 'p2p-cim', 'group', 'connections'] as const;
+const SCENARIOS = ['all', 'login', 'p2p', 'p2p-cim', 'group', 'connections', 'failover'] as const;
 
 const benchOptionSpecs = {
   route: { type: 'string', optional: true, description: 'route URL of a running deployment (default: start one here: ZooKeeper, Redis, 2 servers, 1 route)' },
   scenario: { type: 'list', default: ['all'], choices: SCENARIOS, description: `what to measure, comma-separated: ${SCENARIOS.join(', ')}` },
   users: { type: 'int', default: 1000, min: 4, max: 38_000, description: 'connected users (native WebSocket), split over the workers' },
   cimUsers: { type: 'int', default: 400, min: 4, max: 15_000, description: 'users of the p2p-cim scenario (TCP, CIM protocol)' },
+  failoverUsers: { type: 'int', default: 1000, min: 4, max: 38_000, description: 'clients of the failover scenario (native WebSocket, reconnecting like the SDK)' },
+  killCmd: { type: 'string', optional: true, description: 'failover against --route: shell command that kills the server $CIM_BENCH_VICTIM (host:tcpPort:httpPort) at once, exiting when it is dead' },
   concurrency: { type: 'int', default: 64, min: 1, description: 'logins/connects in flight at once (all workers together)' },
   rate: { type: 'int', default: 5000, min: 1, description: 'private messages per second offered (open loop), cross-server pairs' },
   window: { type: 'int', default: 0, min: 0, max: 1000, description: 'closed loop instead: unacknowledged messages per sender (0 = open loop at --rate)' },
@@ -41,6 +45,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const parsed = parseCommandLine(benchOptionSpecs, argv, env, { command: 'cim bench', summary: 'Measures logins, private and group messages and connection memory, with the load generated in worker processes.' });
   if (!parsed.ok) return parsed.exitCode;
   const o = parsed.options;
+  // Killing a server of someone's deployment has to be asked for: --kill-cmd.
+  const failover = wants(o, 'failover') && (o.route === undefined || o.killCmd !== undefined);
+  if (o.scenario.includes('failover') && !failover) {
+    process.stderr.write('cim bench: the failover scenario kills a server; against --route it needs --kill-cmd (a shell command that kills the server $CIM_BENCH_VICTIM)\n');
+    return 2;
+  }
   let zk: ZooKeeperInstance | undefined;
   let pc: ProcessCluster | undefined;
   let fleet: Fleet | undefined;
@@ -62,7 +72,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         servers: 2,
         logLevel: 'info', // the cluster helper waits for the 'started' info line
         // --auth cim: CIM's open login (no passwords), so that the CIM-only scenario can run as CIM's clients do.
-        serverArgs: ['--max-msg-rate', String(o.maxMsgRate), '--auth', 'cim'],
+        // --max-connections-per-address 0: every simulated client comes from 127.0.0.1 (after a failover, all on one server).
+        serverArgs: ['--max-msg-rate', String(o.maxMsgRate), '--auth', 'cim', '--max-connections-per-address', '0'],
         routeArgs: ['--register-rate-limit', '0', '--login-rate-limit', '0', '--auth', 'cim'], // all users come from this one address
       });
       routeUrl = pc.routeUrl;
@@ -71,11 +82,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       pids.set('redis', pc.redis.process.pid!);
       metricsUrls = pc.servers.map((s) => `http://127.0.0.1:${s.httpPort}/metrics`);
       notes.push(`cluster: 2 cim-servers + 1 cim-route + redis-server as separate processes, ZooKeeper standalone; load from ${o.workers} worker processes`);
-      notes.push(`servers run with --max-msg-rate ${o.maxMsgRate} (${o.maxMsgRate === 0 ? 'unlimited' : `${o.maxMsgRate}/s per connection`}; the server default is 100 frames/s per connection) and --auth cim (no passwords or tokens)`);
+      notes.push(`servers run with --max-msg-rate ${o.maxMsgRate} (${o.maxMsgRate === 0 ? 'unlimited' : `${o.maxMsgRate}/s per connection`}; the server default is 100 frames/s per connection), --auth cim (no passwords or tokens) and --max-connections-per-address 0 (all clients share one address)`);
     } else {
       notes.push(`existing deployment at ${routeUrl}: cluster CPU not measured; servers' --max-msg-rate applies (default 100 frames/s per connection)`);
     }
     const cluster: Cluster = { routeUrl, pids };
+    if (wants(o, 'failover') && !failover) notes.push('failover skipped: against --route it needs --kill-cmd');
     fleet = await Fleet.start(o.workers);
     const tag = Date.now().toString(36);
     const names = (kind: string, n: number) => Array.from({ length: n }, (_, i) => `bench-${tag}-${kind}-${i}`);
@@ -128,6 +140,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       while ((await loggedInUsers(metricsUrls)) < expected && now() < deadline) await new Promise((r) => setTimeout(r, 100));
       step('p2p-cim');
       results.push(await benchP2p(fleet, cluster, c.users, { kind: 'cim', rate: o.rate, durationS: o.duration, window: o.window, drainS: o.drain }));
+    }
+    if (failover) {
+      // Last: it kills a server.
+      step(`failover: ${o.failoverUsers} clients`);
+      results.push(await benchFailover(fleet, cluster, names('f', o.failoverUsers), {
+        rate: o.rate,
+        warmupS: o.duration,
+        drainS: o.drain,
+        concurrency: o.concurrency,
+        kill: async (address) => {
+          if (o.killCmd !== undefined) return runKillCommand(o.killCmd, address);
+          const server = pc!.servers.find((s) => s.address === address);
+          if (!server) throw new Error(`failover: ${address} is not a server this bench started`);
+          await server.kill('SIGKILL');
+        },
+      }));
     }
     const perSender = results.find((r) => r.scenario === 'p2p')?.numbers;
     if (perSender && o.window === 0 && o.rate / (perSender['senders'] ?? 1) > (o.route ? 100 : o.maxMsgRate || Infinity)) {

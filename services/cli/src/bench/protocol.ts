@@ -1,4 +1,5 @@
 /** Messages between `cim bench` (parent) and its load-generator worker processes (node:child_process IPC). */
+import type { FailoverFromWorker, FailoverToWorker } from './failover-protocol.ts';
 import type { HistogramData } from './stats.ts';
 
 export type UserKind = 'native' | 'cim';
@@ -15,7 +16,8 @@ export type ToWorker =
   /** group: the worker with `sender` sends `rate` messages/s; every worker counts deliveries */
   | { type: 'group'; sender: number | undefined; rate: number; durationS: number }
   | { type: 'collect' }
-  | { type: 'close' };
+  | { type: 'close' }
+  | FailoverToWorker;
 
 export interface HistogramMsg {
   counts: HistogramData;
@@ -47,4 +49,5 @@ export type FromWorker =
   | { type: 'loggedIn'; count: number; errors: number; latency: HistogramMsg; firstError?: string }
   | { type: 'sendDone'; sent: number }
   | { type: 'result'; p2p?: P2pResult; group?: GroupResult; cpuSeconds: number }
-  | { type: 'failed'; error: string };
+  | { type: 'failed'; error: string }
+  | FailoverFromWorker;

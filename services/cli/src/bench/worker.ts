@@ -6,6 +6,7 @@
 import { Command, type CimFrame } from '../../../common/src/codec.ts';
 import { connectBenchUser } from '../bench-client.ts';
 import { connectCimUser, RouteHttp } from './cim-user.ts';
+import { closeFailover, handleFailover } from './failover-worker.ts';
 import type { FromWorker, ToWorker, UserKind } from './protocol.ts';
 import { Histogram, now, selfCpuSeconds } from './stats.ts';
 
@@ -231,6 +232,7 @@ process.on('message', (raw) => {
   const m = raw as ToWorker;
   const fail = (err: unknown) => send({ type: 'failed', error: (err as Error).stack ?? String(err) });
   try {
+    if (handleFailover(m, fail)) return;
     switch (m.type) {
       case 'connect':
         return void connectUsers(m).catch(fail);
@@ -246,6 +248,7 @@ process.on('message', (raw) => {
         clearInterval(progressTimer);
         return void send(stats?.result() ?? { type: 'result', cpuSeconds: selfCpuSeconds() });
       case 'close':
+        closeFailover();
         for (const u of users) u.close();
         route?.close();
         process.disconnect?.();
@@ -258,6 +261,7 @@ process.on('message', (raw) => {
 });
 // The parent went away: nothing left to measure for.
 process.on('disconnect', () => {
+  closeFailover();
   for (const u of users) u.close();
   process.exit(0);
 });
