@@ -10,6 +10,24 @@ import { Command, type CimFrame } from '../../services/common/src/codec.ts';
 import { freePort } from '../../services/common/src/infra/ports.ts';
 import { pushAuthHeader } from '../../services/common/src/push.ts';
 import { startCluster, type ServerHandle, type TestCluster } from '../harness/cluster.ts';
+import { WebSocket } from 'ws';
+import { PUSH_LINK_PATH } from '../../services/common/src/push-link.ts';
+
+/** The HTTP status a /push/link upgrade gets on 127.0.0.1:port (101 = the link opened; it is closed at once). */
+function upgradeStatus(port: number, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${PUSH_LINK_PATH}`, { headers });
+    ws.on('open', () => {
+      ws.terminate();
+      resolve(101);
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('error', (err) => reject(err));
+  });
+}
 import { connectWs, type RawClient } from '../harness/raw-client.ts';
 import { routeApi, type LoginBody } from '../harness/route-api.ts';
 
@@ -102,6 +120,8 @@ describe('a cluster with --internal-port and --metrics-port', () => {
       expect(((await single.json()) as { code: string }).code).toBe('3000');
       expect((await post(s.httpPort, '/push/batch', { pushes: [push(bob, 'public')] }, auth)).status).toBe(404);
       expect((await post(s.httpPort, '/sendMsg', { userId: bob.userId, msg: 'public', properties: {} }, auth)).status).toBe(404);
+      // The push link is not on the public port either.
+      expect(await upgradeStatus(s.httpPort, auth)).toBe(404);
     }
     expect(received(bob, 'public')).toHaveLength(0);
   });
@@ -118,6 +138,9 @@ describe('a cluster with --internal-port and --metrics-port', () => {
       expect(r.status).toBe(403);
       expect(((await r.json()) as { code: string }).code).toBe('9300');
     }
+    expect(await upgradeStatus(port, {})).toBe(403);
+    expect(await upgradeStatus(port, { 'x-cim-push-auth': pushAuthHeader('wrong-secret') })).toBe(403);
+    expect(await upgradeStatus(port, { 'x-cim-push-auth': pushAuthHeader(SECRET) })).toBe(101);
     const auth = { 'x-cim-push-auth': pushAuthHeader(SECRET) };
     const ok = await post(port, '/push', push(bob, 'with-secret-single'), auth);
     expect(ok.status).toBe(200);
@@ -141,8 +164,8 @@ describe('a cluster with --internal-port and --metrics-port', () => {
       expect((await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).status).toBe(404);
       const metrics = await fetch(`http://127.0.0.1:${s.metricsPort}/metrics`);
       expect(metrics.status).toBe(200);
-      // The internal port's pushes are counted in the same registry.
-      expect(await metrics.text()).toMatch(/cim_http_request_duration_seconds_count\{[^}]*route="\/push\/batch"[^}]*\} [1-9]/);
+      // The internal port's pushes (over its push link) are counted in the same registry.
+      expect(await metrics.text()).toMatch(/cim_server_push_link_pushes_total\{[^}]*\} [1-9]/);
       expect((await fetch(`http://127.0.0.1:${s.metricsPort}/healthz`)).status).toBe(404);
       expect((await fetch(`http://127.0.0.1:${s.httpPort}/healthz`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status).toBe(200);

@@ -16,7 +16,8 @@ import type { GroupStore } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import { sqlStoresOf } from '../../common/src/sql/select.ts';
-import { HttpPushTransport, type PushTransport } from '../../common/src/push.ts';
+import type { PushTransport } from '../../common/src/push.ts';
+import { pushTransportOf } from '../../common/src/push-select.ts';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { advertisable } from '../../common/src/server-address.ts';
@@ -96,7 +97,7 @@ export async function startCimRoute(config: RouteConfig, deps: CimRouteDeps): Pr
   const serverTlsCa = config.serverTlsCa ? readCaFile(config.serverTlsCa, '--server-tls-ca') : undefined;
   const dataOf = (id: string) => deps.meta.servers().find((s) => s.id === id)?.data;
   // Pushes go to the port a server published for them (--internal-port), else its HTTP port.
-  const push = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret, tls: { of: (id) => dataOf(id)?.tls, ca: serverTlsCa }, internalPortOf: (id) => dataOf(id)?.internalPort });
+  const push = deps.push ?? pushTransportOf(config.pushTransport, { authSecret: config.authSecret, tls: { of: (id) => dataOf(id)?.tls, ca: serverTlsCa }, internalPortOf: (id) => dataOf(id)?.internalPort });
   const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
   const history = historyOf(config, deps, clock);
   const groups = groupsOf(deps);

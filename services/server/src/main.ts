@@ -24,7 +24,11 @@ import type { GroupStore } from '../../common/src/groups/types.ts';
 import type { HistoryStore } from '../../common/src/history/types.ts';
 import { RedisInboxStore } from '../../common/src/inbox/redis.ts';
 import { sqlStoresOf } from '../../common/src/sql/select.ts';
-import { HttpPushTransport, LocalShortcutPushTransport, type PushTransport } from '../../common/src/push.ts';
+import { LocalShortcutPushTransport, type PushTransport } from '../../common/src/push.ts';
+import { pushTransportOf } from '../../common/src/push-select.ts';
+import { PushLinkServer } from './push-link.ts';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { RedisRouteStore } from '../../common/src/route-store/redis.ts';
 import type { RouteStore } from '../../common/src/route-store/types.ts';
 import { formatServerAddress, type ServerNodeData } from '../../common/src/server-address.ts';
@@ -103,7 +107,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
   // Pushes to other servers go over HTTPS to those that published `tls` in ZooKeeper.
   const pushTls = { of: (id: string) => deps.meta.servers().find((s) => s.id === id)?.data?.tls, ca: config.serverTlsCa ? readCaFile(config.serverTlsCa, '--server-tls-ca') : undefined };
   const internalPortOf = (id: string) => deps.meta.servers().find((s) => s.id === id)?.data?.internalPort;
-  const httpPush = deps.push ?? new HttpPushTransport({ authSecret: config.authSecret, tls: pushTls, internalPortOf });
+  const httpPush = deps.push ?? pushTransportOf(config.pushTransport, { authSecret: config.authSecret, tls: pushTls, internalPortOf });
   // Pushes to this very server skip HTTP.
   const push = new LocalShortcutPushTransport(() => selfId, (request) => node.handlePush(request), httpPush);
   const limits = { maxEntries: config.inboxMax, ttlMs: config.inboxTtl * 1000, maxPerSender: config.inboxMaxPerSender };
@@ -171,7 +175,18 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
     if (tcp.tlsServer) tlsReloader.add(tcp.tlsServer);
     tlsReloader.start();
   }
-  ws.attach(app.server);
+  // The push link lives where /push does: the internal port when there is one, else the HTTP port.
+  const pushLink = new PushLinkServer({ authSecret: config.authSecret, log: deps.log, maxPayload: Math.max(4 * 1024 * 1024, 8 * maxFrameBytes), handlePush: (r) => node.handlePush(r), onBatch: (result, pushes) => {
+    metrics.pushLinkBatches.inc({ result });
+    metrics.pushLinkPushes.inc(pushes);
+  } });
+  const linkUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => pushLink.handleUpgrade(req, socket, head);
+  if (internalApp) {
+    ws.attach(app.server);
+    internalApp.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!linkUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+  } else ws.attach(app.server, linkUpgrade);
 
   const tcpPort = await tcp.listen();
   await app.listen({ host: config.host, port: config.httpPort });
@@ -241,6 +256,7 @@ export async function startCimServer(config: ServerConfig, deps: CimServerDeps):
         while (tcp.openSockets + ws.openSockets > 0 && clock.now() < deadline) await new Promise((r) => setTimeout(r, 50));
         tcp.destroyAll();
         ws.close();
+        pushLink.close();
         await tcpClosed;
         clearInterval(sweepTimer);
         clearInterval(presenceTimer);

@@ -11,6 +11,8 @@ export function createServerMetrics(registry: Registry) {
     logins: new Counter({ name: 'cim_server_logins_total', help: 'LOGIN_REQUEST frames by result', labelNames: ['result'] as const, registers }),
     framesIn: new Counter({ name: 'cim_server_frames_in_total', help: 'Frames received from clients by command', labelNames: ['cmd'] as const, registers }),
     messagesOut: new Counter({ name: 'cim_server_messages_out_total', help: 'Frames written to clients by command', labelNames: ['cmd'] as const, registers }),
+    pushLinkBatches: new Counter({ name: 'cim_server_push_link_batches_total', help: 'Push batches received over /push/link (routes and other servers), by result', labelNames: ['result'] as const, registers }),
+    pushLinkPushes: new Counter({ name: 'cim_server_push_link_pushes_total', help: 'Pushes received over /push/link', registers }),
     closes: new Counter({ name: 'cim_server_connections_closed_total', help: 'Closed connections by reason', labelNames: ['reason'] as const, registers }),
     evictions: new Counter({ name: 'cim_server_evictions_total', help: 'Connections evicted by the server (heartbeat, login timeout, slow consumer, bad frames)', labelNames: ['reason'] as const, registers }),
     inboxDropped: new Counter({ name: 'cim_inbox_dropped_total', help: 'Pending private messages dropped because an inbox exceeded --inbox-max (lost)', registers }),

@@ -28,9 +28,11 @@ export class WsTransport {
     this.#wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.#accept(node, ws, req));
   }
 
-  attach(http: HttpServer): void {
+  /** `other`: upgrades for other paths on the same port (the push link); returns true when it took the request. */
+  attach(http: HttpServer, other?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean): void {
     this.#http = http;
     this.#onUpgrade = (req, socket, head) => {
+      if (other?.(req, socket, head)) return;
       const path = (req.url ?? '').split('?')[0];
       if (!this.#accepting || path !== this.#path) {
         socket.end(`HTTP/1.1 ${this.#accepting ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
