@@ -3,9 +3,10 @@
  * @aws-sdk/client-s3; credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY env
  * vars, profiles, IRSA). Object key <prefix><fileId>; the meta travels as x-amz-meta-* headers (names
  * percent-encoded: metadata is ASCII). An upload is buffered up to --max-file-bytes (20 MiB by default) so its
- * size and sha256 are known before the PUT, and nothing is stored when it is too large.
+ * size and sha256 are known before the PUT, and nothing is stored when it is too large. The SDK is loaded at
+ * the first use: it is about 35 MiB of memory that a route without S3 never needs.
  */
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { Measure } from './dir-store.ts';
 import { FILE_ID, newFileId, parseMeta, type FileInfo, type FileMeta, type FileStore } from './types.ts';
@@ -25,17 +26,25 @@ export interface S3StoreOptions {
 
 export class S3FileStore implements FileStore {
   readonly #o: S3StoreOptions;
-  readonly #s3: S3Client;
+  #client: Promise<{ sdk: typeof import('@aws-sdk/client-s3'); s3: S3Client }> | undefined;
 
   constructor(options: S3StoreOptions) {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) throw new Error(`--file-store: "${options.bucket}" is not an S3 bucket name`);
     this.#o = options;
-    this.#s3 = new S3Client({
-      region: options.region ?? 'us-east-1',
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-    });
+  }
+
+  #connect(): Promise<{ sdk: typeof import('@aws-sdk/client-s3'); s3: S3Client }> {
+    const o = this.#o;
+    this.#client ??= import('@aws-sdk/client-s3').then((sdk) => ({
+      sdk,
+      s3: new sdk.S3Client({
+        region: o.region ?? 'us-east-1',
+        ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+        forcePathStyle: o.forcePathStyle ?? o.endpoint !== undefined,
+        ...(o.credentials ? { credentials: o.credentials } : {}),
+      }),
+    }));
+    return this.#client;
   }
 
   get describe(): string {
@@ -54,7 +63,8 @@ export class S3FileStore implements FileStore {
     if (body.errored) throw body.errored;
     const fileId = newFileId();
     const meta: FileMeta = { fileId, name: info.name, type: info.type, owner: info.owner, size: measure.size, sha256: measure.digest(), createdAt: (this.#o.now ?? Date.now)() };
-    await this.#s3.send(new PutObjectCommand({
+    const { sdk, s3 } = await this.#connect();
+    await s3.send(new sdk.PutObjectCommand({
       Bucket: this.#o.bucket,
       Key: this.#key(fileId),
       Body: Buffer.concat(chunks),
@@ -68,9 +78,10 @@ export class S3FileStore implements FileStore {
     if (!FILE_ID.test(fileId)) return undefined;
     let answer;
     try {
-      answer = await this.#s3.send(new GetObjectCommand({ Bucket: this.#o.bucket, Key: this.#key(fileId) }));
+      const { sdk, s3 } = await this.#connect();
+      answer = await s3.send(new sdk.GetObjectCommand({ Bucket: this.#o.bucket, Key: this.#key(fileId) }));
     } catch (err) {
-      if (err instanceof NoSuchKey || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+      if ((err as { name?: string }).name === 'NoSuchKey' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
       throw err;
     }
     const m = answer.Metadata ?? {};

@@ -9,7 +9,6 @@ import { SqlHistoryStore } from '../history/sql.ts';
 import { SqlInboxStore } from '../inbox/sql.ts';
 import type { Logger } from '../log.ts';
 import { migrate } from './migrate.ts';
-import { createPool } from './pool.ts';
 
 export const OFFLINE_STORES = ['redis', 'postgres'] as const;
 
@@ -33,6 +32,8 @@ export async function sqlStoresOf(config: OfflineStoreConfig, log: Logger, clock
   if (config.offlineStore === 'redis') return undefined;
   if (config.offlineStore !== 'postgres') throw new RangeError(`--offline-store: "${config.offlineStore}" is not one of ${OFFLINE_STORES.join(', ')}`);
   if (!config.postgresUrl) throw new RangeError('--offline-store postgres needs --postgres-url');
+  // Loaded only here: `pg` is about 10 MiB of memory a Redis-only deployment never needs.
+  const { createPool } = await import('./pool.ts');
   const pool = createPool(config.postgresUrl, { onError: (err) => log.warn({ err: err.message }, 'postgres connection error') });
   try {
     const applied = await migrate(pool);
