@@ -17,6 +17,8 @@ import { runKillCommand } from './bench/kill-command.ts';
 import { benchGroup, benchLogin, benchP2p, connectUsers, loggedInUsers, serverMemory, type Cluster, type ConnectedUser, type ScenarioResult } from './bench/scenarios.ts';
 import { now, round } from './bench/stats.ts';
 
+/** The servers' own CPU at rest is measured this long before the clients connect (subtracted from the heartbeats'). */
+const IDLE_BASELINE_MS = 3000;
 const SCENARIOS = ['all', 'login', 'p2p', 'p2p-cim', 'group', 'connections', 'failover'] as const;
 
 const benchOptionSpecs = {
@@ -102,21 +104,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     if (needNative) {
       step(`connecting ${o.users} users`);
       const urlsKnown = metricsUrls.length > 0;
+      const idleStart = urlsKnown && wants(o, 'connections') ? await serverMemory(metricsUrls) : undefined;
+      if (idleStart) await new Promise((r) => setTimeout(r, IDLE_BASELINE_MS));
       const before = urlsKnown ? await serverMemory(metricsUrls) : undefined;
       const c = await connectUsers(fleet, cluster, 'native', names('n', o.users), o.concurrency);
       users = c.users;
       results.push(c.result);
       if (!urlsKnown) metricsUrls = [...new Set(users.map((u) => u.server))].flatMap((s) => { const a = parseServerAddress(s); return a ? [`http://${a.host}:${a.httpPort}/metrics`] : []; });
-      if (wants(o, 'connections') && before) {
+      if (wants(o, 'connections') && before && idleStart) {
         // Idle for a moment so that login garbage is collected by V8's own schedule (no forced GC in the servers).
         await new Promise((r) => setTimeout(r, 3000));
         const after = await serverMemory(metricsUrls);
+        // Then --duration seconds of heartbeats only (a PING every 10 s per client, CIM's): CPU above the servers' own at rest.
+        await new Promise((r) => setTimeout(r, o.duration * 1000));
+        const held = await serverMemory(metricsUrls);
         const n = users.length;
+        const restPerS = (before.cpuSeconds - idleStart.cpuSeconds) / (IDLE_BASELINE_MS / 1000);
+        const heartbeatUs = (((held.cpuSeconds - after.cpuSeconds) / o.duration - restPerS) / n) * 1e6;
         results.push({
           scenario: 'connections',
-          description: `${n} idle authenticated WebSocket clients over ${metricsUrls.length} servers (RSS and V8 heap in use from /metrics, no forced GC)`,
-          summary: `**${((after.rss - before.rss) / n / 1024).toFixed(1)} KiB RSS** and ${((after.heap - before.heap) / n / 1024).toFixed(1)} KiB heap per connection; servers total ${(after.rss / 2 ** 20).toFixed(0)} MiB RSS`,
-          numbers: { connections: n, rssBytesPerConnection: round((after.rss - before.rss) / n, 0), heapBytesPerConnection: round((after.heap - before.heap) / n, 0), rssBytesTotal: after.rss, heapBytesTotal: after.heap },
+          description: `${n} idle authenticated WebSocket clients over ${metricsUrls.length} servers (RSS and V8 heap in use from /metrics, no forced GC), then ${o.duration} s of heartbeats only`,
+          summary: `**${((after.rss - before.rss) / n / 1024).toFixed(1)} KiB RSS** and ${((after.heap - before.heap) / n / 1024).toFixed(1)} KiB heap per connection; servers total ${(after.rss / 2 ** 20).toFixed(0)} MiB RSS; heartbeats **${heartbeatUs.toFixed(1)} µs CPU per connection-second** (servers at rest: ${(restPerS * 1000).toFixed(0)} ms CPU/s)`,
+          numbers: { connections: n, rssBytesPerConnection: round((after.rss - before.rss) / n, 0), heapBytesPerConnection: round((after.heap - before.heap) / n, 0), rssBytesTotal: after.rss, heapBytesTotal: after.heap, heartbeatCpuMicrosPerConnectionSecond: round(heartbeatUs, 2), serversRestCpuPerSecond: round(restPerS, 4) },
           clusterCpu: {},
           generatorCpu: NaN,
         });

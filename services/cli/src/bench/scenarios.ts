@@ -205,15 +205,17 @@ export async function benchGroup(fleet: Fleet, cluster: Cluster, users: readonly
 }
 
 /** Summed over the servers: resident memory and V8 heap in use, from their /metrics (works against any deployment). */
-export async function serverMemory(metricsUrls: readonly string[]): Promise<{ rss: number; heap: number }> {
+export async function serverMemory(metricsUrls: readonly string[]): Promise<{ rss: number; heap: number; cpuSeconds: number }> {
   let rss = 0;
   let heap = 0;
+  let cpuSeconds = 0;
   for (const url of metricsUrls) {
     const text = await fetch(url).then((r) => r.text());
     rss += Number(/^cim_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? NaN);
     heap += Number(/^cim_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? NaN);
+    cpuSeconds += Number(/^cim_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? NaN);
   }
-  return { rss, heap };
+  return { rss, heap, cpuSeconds };
 }
 
 /** Logged-in users summed over the servers' /metrics. */
