@@ -138,3 +138,26 @@ describe('Conversations', () => {
     expect(texts(c, key)).toHaveLength(6);
   });
 });
+
+describe('Conversations with several devices', () => {
+  it('files a carbon copy as this user\'s own line in its conversation, never unread, once; a read elsewhere clears unread', () => {
+    const c = new Conversations();
+    c.receive(msg(2, 'hi from 2'), () => false);
+    expect(c.get(userKey(2))!.unread).toBe(1);
+    const carbon: ChatMessage = { ...msg(1, 'sent on my phone'), from: { userId: 1, userName: 'me' }, carbonTo: 2 };
+    expect(c.receive(carbon, () => false)).toMatchObject({ seen: true, added: true });
+    expect(c.receive(carbon, () => false).added).toBe(false);
+    expect(c.get(userKey(2))!.lines.map((l) => [l.mine, l.text, l.mark ?? null])).toEqual([[false, 'hi from 2', null], [true, 'sent on my phone', 'sent']]);
+    expect(c.get(userKey(2))!.unread).toBe(1);
+    // A carbon to someone not yet in the list opens the conversation; a group carbon goes to its group.
+    c.receive({ ...carbon, msgId: 'x', carbonTo: 7 }, () => false);
+    expect(c.get(userKey(7))!.lines.map((l) => l.mine)).toEqual([true]);
+    c.receive({ ...gmsg(5, 1, 3, 'to the group'), from: { userId: 1, userName: 'me' }, carbonTo: 5 }, () => false);
+    expect(c.get(groupKey(5))!.lines.map((l) => [l.mine, l.text])).toEqual([[true, 'to the group']]);
+    expect(c.get(groupKey(5))!.unread).toBe(0);
+    // Read on the other device: the message is no longer unread here; unknown ids change nothing.
+    expect(c.receipt({ msgId: '2-hi from 2', to: 1, status: 'read', sender: 2 })).toBe(true);
+    expect(c.get(userKey(2))!.unread).toBe(0);
+    expect(c.receipt({ msgId: '2-hi from 2', to: 1, status: 'read', sender: 2 })).toBe(false);
+  });
+});

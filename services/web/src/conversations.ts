@@ -88,20 +88,25 @@ export class Conversations {
    * conversation already shows (the server's history came first) is not added again.
    */
   receive(message: ChatMessage, inView: (key: ConversationKey) => boolean): { conversation: Conversation; seen: boolean; added: boolean } {
+    // A carbon copy (--login-policy multi): this user's own message, sent from another of its devices.
+    const carbonTo = message.carbonTo;
     const c =
       message.groupId !== undefined ? this.withGroup(message.groupId)
       : message.chatType === 'group' ? this.#byKey.get(GROUP)!
+      : carbonTo !== undefined ? (this.#byKey.get(userKey(carbonTo)) ?? this.withUser(carbonTo, `User ${carbonTo}`))
       : this.withUser(message.from.userId, message.from.userName);
+    const mine = carbonTo !== undefined;
     const msgId = message.msgId ?? '';
-    if (msgId !== '' && c.key !== GROUP && c.lines.some((l) => !l.mine && l.msgId === msgId && l.author === message.from.userName)) {
+    if (msgId !== '' && c.key !== GROUP && c.lines.some((l) => l.mine === mine && l.msgId === msgId && l.author === message.from.userName)) {
       return { conversation: c, seen: true, added: false };
     }
-    const line: Line = { msgId, mine: false, author: message.from.userName, text: message.text, at: message.sentAt ?? message.receivedAt };
+    const line: Line = { msgId, mine, author: message.from.userName, text: message.text, at: message.sentAt ?? message.receivedAt, ...(mine ? { mark: 'sent' as const } : {}) };
     if (message.gseq !== undefined) {
       line.gseq = message.gseq;
       insertByGseq(c, line);
     } else push(c, line);
-    const seen = inView(c.key);
+    // One's own message is never unread.
+    const seen = mine || inView(c.key);
     if (!seen) {
       c.unread += 1;
       if (message.chatType === 'private') c.unreadMessages.push(message);
@@ -147,7 +152,18 @@ export class Conversations {
   }
 
   receipt(receipt: ReceiptEvent): boolean {
+    if (receipt.sender !== undefined) return this.#readElsewhere(receipt.sender, receipt.msgId);
     return this.mark(receipt.msgId, receipt.status === 'read' ? 'read' : 'delivered');
+  }
+
+  /** This user read `msgId` of `sender` on another device (--login-policy multi): it is no longer unread here. */
+  #readElsewhere(sender: number, msgId: string): boolean {
+    const c = this.#byKey.get(userKey(sender));
+    const at = c?.unreadMessages.findIndex((m) => m.msgId === msgId) ?? -1;
+    if (!c || at < 0) return false;
+    c.unreadMessages.splice(at, 1);
+    c.unread = Math.max(0, c.unread - 1);
+    return true;
   }
 
   /**

@@ -97,6 +97,18 @@ ui.loginForm.addEventListener('submit', (event) => {
   void signIn(signup);
 });
 
+/**
+ * This tab's device id for clusters with --login-policy multi: kept for the tab's life (a reload keeps its inbox),
+ * a new one per tab, so two tabs are two devices rather than one replacing the other.
+ */
+function tabDevice(): string {
+  const stored = sessionStorage.getItem('cim-device');
+  if (stored !== null && /^[A-Za-z0-9_-]{1,64}$/.test(stored)) return stored;
+  const id = randomUUID();
+  sessionStorage.setItem('cim-device', id);
+  return id;
+}
+
 async function signIn(signup: boolean): Promise<void> {
   const userName = ui.userName.value.trim();
   const password = ui.password.value;
@@ -111,7 +123,7 @@ async function signIn(signup: boolean): Promise<void> {
     // Sign up registers explicitly (so a taken name says so); log in lets the SDK look the account up.
     if (signup) await new RouteApi({ routeUrl, timeoutMs: 5_000, fetch }).registerAccount(userName, undefined, password);
     via = new URLSearchParams(location.search).get('via') === 'auto' ? 'auto' : 'route';
-    const c = new CimClient({ routeUrl, userName, password, via, fetch, onMessage });
+    const c = new CimClient({ routeUrl, userName, password, via, fetch, onMessage, device: tabDevice() });
     c.on('state', (change) => onState(c, change));
     c.on('receipt', (receipt) => {
       if (model.receipt(receipt)) renderMessages();
