@@ -4,44 +4,11 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Command } from '../../services/common/src/codec.ts';
-import { freePort } from '../../services/common/src/infra/ports.ts';
 import { HttpPushTransport, type PushRequest } from '../../services/common/src/push.ts';
 import { describePushTransportContract } from '../contracts/push-transport.ts';
-import { startCluster } from '../harness/cluster.ts';
-import { connectWs, type RawClient } from '../harness/raw-client.ts';
-import { routeApi } from '../harness/route-api.ts';
+import { realServerPushFixture } from '../harness/push-fixture.ts';
 
-describePushTransportContract('HTTP to a real cim-server', async () => {
-  const authSecret = 'push-contract-secret';
-  const cluster = await startCluster({ servers: 1, authSecret });
-  const transport = new HttpPushTransport({ authSecret });
-  const api = routeApi(cluster.routeUrl);
-  const clients: RawClient[] = [];
-  const closedPort = await freePort();
-  return {
-    transport,
-    server: cluster.servers[0]!.address,
-    unreachable: `127.0.0.1:${closedPort}:${closedPort}`,
-    async connect(userName) {
-      const { userId } = (await api.register(userName)).dataBody;
-      const login = await api.login(userId, userName, 2);
-      if (login.code !== '9000' || !login.dataBody) throw new Error(`route login of ${userName}: ${JSON.stringify(login)}`);
-      const grant = login.dataBody;
-      const client = await connectWs(`ws://${grant.ip}:${grant.httpPort}${grant.wsPath ?? '/ws'}`);
-      clients.push(client);
-      client.login(userId, userName, { protocol: '2', token: grant.token ?? '' });
-      const reply = await client.next((fr) => fr.cmd === Command.LOGIN_RESPONSE, 10_000, `LOGIN_RESPONSE of ${userName}`);
-      if (reply.properties['code'] !== '9000') throw new Error(`login of ${userName} refused: ${JSON.stringify(reply)}`);
-      return { userId, frames: client.frames, next: (match, what) => client.next(match, 10_000, what) };
-    },
-    async close() {
-      transport.close();
-      await Promise.all(clients.map((c) => c.close()));
-      await cluster.stop();
-    },
-  };
-});
+describePushTransportContract('HTTP to a real cim-server', () => realServerPushFixture('push-contract-secret', (authSecret) => new HttpPushTransport({ authSecret })));
 
 let server: Server | undefined;
 const transports: HttpPushTransport[] = [];
