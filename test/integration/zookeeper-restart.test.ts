@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../services/common/src/infra/ports.ts';
+import { fourLetterWord } from '../../services/common/src/infra/ports.ts';
 import { startZooKeeper, type ZooKeeperInstance } from '../../services/common/src/infra/zookeeper.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
 import { routeApi } from '../harness/route-api.ts';
@@ -31,6 +32,24 @@ const SHUTDOWN_TIMEOUT_SEC = 3; // what the cluster harness passes to cim-server
 const readyz = async (base: string) => (await fetch(`${base}/readyz`).catch(() => undefined))?.status ?? 0;
 
 const sessionsLost = async (base: string) => Number(/cim_zookeeper_events_total\{[^}]*kind="session_lost"[^}]*\} (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0);
+
+/** What a failed recovery needs explained: ZooKeeper's sessions and nodes, and both components' view and last log lines. */
+async function diagnosis(instance: ZooKeeperInstance, c: TestCluster, serverUrl: string): Promise<string> {
+  const port = Number(instance.connect.split(':')[1]);
+  const zkMetrics = async (base: string) =>
+    (await (await fetch(`${base}/metrics`)).text())
+      .split('\n')
+      .filter((l) => /^cim_(zookeeper|route_live_servers|route_logins)/.test(l))
+      .join('\n');
+  return [
+    `zookeeper exit=${instance.nodes[0]!.process.exitStatus() ?? 'running'} dump:\n${await fourLetterWord(port, 'dump')}`,
+    `zookeeper output:\n${instance.nodes[0]!.process.output(30)}`,
+    `route metrics:\n${await zkMetrics(c.routeUrl)}`,
+    `route output:\n${c.route.process.output(40)}`,
+    `server metrics:\n${await zkMetrics(serverUrl)}`,
+    `server output:\n${c.servers[0]!.process.output(40)}`,
+  ].join('\n---\n');
+}
 
 async function zkServing(instance: ZooKeeperInstance): Promise<void> {
   await waitUntil('ZooKeeper to serve again', async () => ((await instance.nodes[0]!.mode()) === 'standalone' ? true : undefined), 60_000, 100);
@@ -69,7 +88,10 @@ describe('ZooKeeper restarts under running components', () => {
           const login = await api.login(userId, name);
           return login.code === '9000' ? `${login.dataBody!.ip}:${login.dataBody!.cimServerPort}:${login.dataBody!.httpPort}` : login.code;
         }, { timeout: Math.max(1000, RECOVERY_BOUND_MS - (Date.now() - since)), interval: 100 })
-        .toBe(server.address);
+        .toBe(server.address)
+        .catch(async (err: unknown) => {
+          throw new Error(`round ${round}: ${err instanceof Error ? err.message : String(err)}\n${await diagnosis(zk!, cluster!, serverUrl)}`);
+        });
       logins++;
       recoveries.push(Date.now() - since);
       await api.offLine(userId);

@@ -49,15 +49,28 @@ export class ZkServerWatch {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Reads the children and leaves a watch. Marked armed BEFORE the request: the library runs a notification
+   * that arrives in the same socket read as the reply before our continuation does, so a flag set after the
+   * await would overwrite "fired" and the change would never be read (seen under load after a restart).
+   */
   async armChildren(ops: ZkOps, epoch: number): Promise<void> {
     const token = (this.#childWatchToken = ++this.#watchToken);
-    const children = await ops.getChildren(this.#root, () => {
-      if (!this.#current(epoch) || token !== this.#childWatchToken) return;
-      this.#childWatchArmed = false;
-      this.#kick();
-    });
-    if (!this.#current(epoch)) return;
     this.#childWatchArmed = true;
+    const fired = () => token !== this.#childWatchToken || !this.#childWatchArmed;
+    let children: string[];
+    try {
+      children = await ops.getChildren(this.#root, () => {
+        if (!this.#current(epoch) || fired()) return;
+        this.#childWatchArmed = false;
+        this.#kick();
+      });
+    } catch (err) {
+      if (token === this.#childWatchToken) this.#childWatchArmed = false;
+      throw err;
+    }
+    // Already fired: this list is stale, and the pass the watch kicked reads it again.
+    if (!this.#current(epoch) || fired()) return;
     const names = new Set(children);
     for (const known of [...this.#nodeData.keys()]) {
       if (names.has(known)) continue;
