@@ -34,8 +34,12 @@ export interface FailoverResult {
   duplicates: number;
   /** received frames marked replay (inbox pushed at login) */
   replayed: number;
-  /** distinct messages first received after the drain's SYNC */
+  /** distinct messages first received by the drain's SYNC (replayed after it was sent) */
   syncRecovered: number;
+  /** of those, sent within IN_FLIGHT_MS before the SYNC: their live push was still on its way */
+  syncInFlight: number;
+  /** [sender userId, message number] of the other SYNC-recovered messages: acknowledged or not, the summary tells */
+  syncLate: Array<[number, number]>;
   latency: HistogramMsg;
   /** [sender userId, message numbers acknowledged SENT] */
   ackedIds: Array<[number, number[]]>;

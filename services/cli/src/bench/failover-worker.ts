@@ -21,6 +21,11 @@ const ackedIds = new Map<number, number[]>(); // sender userId -> numbers acked 
 const receivedIds = new Map<number, Set<number>>(); // sender userId -> numbers received
 let sent = 0, acked = 0, ackFailed = 0, skipped = 0, received = 0, duplicates = 0, replayed = 0, syncRecovered = 0;
 let synced = false;
+let syncAt = 0;
+let syncInFlight = 0;
+const syncLate: Array<[number, number]> = [];
+/** A message sent this shortly before the drain's SYNC may have its live push still on the way. */
+const IN_FLIGHT_MS = 1000;
 let traffic: NodeJS.Timeout | undefined;
 let progress: NodeJS.Timeout | undefined;
 
@@ -36,8 +41,15 @@ function onFrame(_user: FailoverUser, f: CimFrame): void {
     if (seen.has(Number(n))) return void duplicates++;
     seen.add(Number(n));
     received++;
-    if (f.properties[Prop.replay] === '1') replayed++;
-    if (synced) syncRecovered++;
+    if (f.properties[Prop.replay] === '1') {
+      replayed++;
+      // Only a replayed entry is the SYNC's doing: a live push after the stop was in flight at the stop.
+      if (synced) {
+        syncRecovered++;
+        if (Number(ts) > syncAt - IN_FLIGHT_MS) syncInFlight++;
+        else syncLate.push([sender, Number(n)]);
+      }
+    }
     latency.record(now() - Number(ts));
   } else if (f.cmd === Command.MESSAGE_ACK) {
     const id = MSG_ID.exec(f.properties[Prop.msgId] ?? '');
@@ -132,7 +144,7 @@ function result(): FailoverFromWorker {
     loginCodes,
     connectFailures,
     attemptErrors,
-    sent, acked, ackFailed, skipped, received, duplicates, replayed, syncRecovered,
+    sent, acked, ackFailed, skipped, received, duplicates, replayed, syncRecovered, syncInFlight, syncLate,
     latency: latency.toData(),
     ackedIds: [...ackedIds],
     receivedIds: [...receivedIds].map(([s, set]) => [s, [...set]]),
@@ -153,6 +165,7 @@ export function handleFailover(raw: unknown, fail: (err: unknown) => void): bool
       clearInterval(traffic);
       // The drain starts with the SDK's periodic SYNC, brought forward (it would come within 30 s).
       synced = true;
+      syncAt = now();
       for (const u of clients) u.sync();
       send({ type: 'fo-stopped', sent });
       return true;
