@@ -4,8 +4,11 @@
  * recently seen. A device in `keep` (a live session) or the one being linked is never unlinked; when
  * only such devices fill the quota, the link is refused.
  */
-import { REFUSED_NO_DEVICE } from './entry.ts';
-import { supportsDevices, type DeviceInboxStore, type DeviceLimits, type InboxStore, type LinkedDevice } from './types.ts';
+import { checkDevice, checkUserId, REFUSED_NO_DEVICE } from './entry.ts';
+import { supportsDevices, type DeviceInboxStore, type DeviceLimits, type InboxStore, type LinkedDevice, type LinkResult } from './types.ts';
+
+/** Attempts of an append or link whose snapshot of the linked devices keeps changing under it. */
+export const SNAPSHOT_ATTEMPTS = 5;
 
 export type LinkPlan = { readonly ok: true; readonly evict: string[] } | { readonly ok: false };
 
@@ -29,6 +32,29 @@ export function checkDeviceLimits(limits: DeviceLimits): void {
   if (!Number.isSafeInteger(limits.maxDevices) || limits.maxDevices < 1) throw new RangeError(`inbox: bad maxDevices ${String(limits.maxDevices)}`);
   if (!Number.isSafeInteger(limits.idleMs) || limits.idleMs < 1) throw new RangeError(`inbox: bad idleMs ${String(limits.idleMs)}`);
   if (!Number.isSafeInteger(limits.now) || limits.now < 0) throw new RangeError(`inbox: bad now ${String(limits.now)}`);
+}
+
+/**
+ * linkDevice of a durable backend, optimistically: read the linked devices, plan, and let `commit` apply the plan
+ * only if the devices are still what was read (false: they changed meanwhile, read again).
+ */
+export async function linkOptimistically(
+  userId: number,
+  device: string,
+  limits: DeviceLimits,
+  read: () => Promise<LinkedDevice[]>,
+  commit: (linked: readonly LinkedDevice[], evict: readonly string[]) => Promise<boolean>,
+): Promise<LinkResult> {
+  checkUserId(userId);
+  checkDevice(device);
+  checkDeviceLimits(limits);
+  for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
+    const linked = await read();
+    const plan = planLink(linked, device, limits);
+    if (!plan.ok) return { ok: false, reason: 'too-many-devices' };
+    if (await commit(linked, plan.evict)) return { ok: true, evicted: plan.evict };
+  }
+  throw new Error(`inbox: the devices of user ${userId} kept changing during a link`);
 }
 
 /** The inboxes an append fills: every linked device but `except`; the '' inbox when none is linked. */

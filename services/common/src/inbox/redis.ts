@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis-client.ts';
 import { keys } from '../keys.ts';
-import { appendTargets, checkDeviceLimits, planLink } from './devices.ts';
+import { appendTargets, linkOptimistically, SNAPSHOT_ATTEMPTS } from './devices.ts';
 import { checkDevice, checkLimits, checkPage, checkUserId, distinctSeqs, idempotencyKey, normalizeMessage, parseEntry, REFUSED_NO_DEVICE, REFUSED_PER_SENDER, senderCap } from './entry.ts';
 import type { AppendOptions, AppendResult, DeviceInboxStore, DeviceLimits, InboxEntry, InboxLimits, InboxMessage, LinkedDevice, LinkResult } from './types.ts';
 
@@ -128,8 +128,6 @@ const ACK_CHUNK = 1000;
  */
 /** Linked devices remembered per user (the snapshot an append starts from); a wrong guess costs one retry. */
 const DEVICE_CACHE_MAX = 100_000;
-/** Attempts of an append or link whose snapshot of the linked devices keeps changing under it. */
-const SNAPSHOT_ATTEMPTS = 5;
 
 const encodeSnapshot = (devices: readonly string[]): string => devices.map((d) => `${d};`).join('');
 const decodeSnapshot = (snapshot: string): string[] => (snapshot === '' ? [] : snapshot.slice(0, -1).split(';'));
@@ -204,29 +202,22 @@ export class RedisInboxStore implements DeviceInboxStore {
     return Number((await this.#redis.get(keys.inboxSeq(userId))) ?? 0);
   }
 
-  async linkDevice(userId: number, device: string, limits: DeviceLimits): Promise<LinkResult> {
-    checkUserId(userId);
-    checkDevice(device);
-    checkDeviceLimits(limits);
-    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
-      const linked = await this.devices(userId);
-      const plan = planLink(linked, device, limits);
-      if (!plan.ok) return { ok: false, reason: 'too-many-devices' };
+  linkDevice(userId: number, device: string, limits: DeviceLimits): Promise<LinkResult> {
+    return linkOptimistically(userId, device, limits, () => this.devices(userId), async (linked, evict) => {
       const keyList = [
         keys.inboxDevices(userId),
         keys.deviceInbox(userId, ''),
         keys.deviceInboxSenders(userId, ''),
         keys.deviceInbox(userId, device),
         keys.deviceInboxSenders(userId, device),
-        ...plan.evict.flatMap((d) => [keys.deviceInbox(userId, d), keys.deviceInboxSenders(userId, d)]),
+        ...evict.flatMap((d) => [keys.deviceInbox(userId, d), keys.deviceInboxSenders(userId, d)]),
       ];
       const snapshot = encodeSnapshot(linked.map((d) => d.device).sort());
-      const [done] = await this.#redis.cimInboxLink(keyList.length, ...keyList, snapshot, device, String(limits.now), ...plan.evict);
-      if (done !== 1) continue;
-      this.#remember(userId, [...new Set([...linked.map((d) => d.device).filter((d) => !plan.evict.includes(d)), device])].sort());
-      return { ok: true, evicted: plan.evict };
-    }
-    throw new Error(`inbox: the devices of user ${userId} kept changing during a link`);
+      const [done] = await this.#redis.cimInboxLink(keyList.length, ...keyList, snapshot, device, String(limits.now), ...evict);
+      if (done !== 1) return false;
+      this.#remember(userId, [...new Set([...linked.map((d) => d.device).filter((d) => !evict.includes(d)), device])].sort());
+      return true;
+    });
   }
 
   async unlinkDevice(userId: number, device: string): Promise<boolean> {

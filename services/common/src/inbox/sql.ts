@@ -7,7 +7,7 @@
 import { systemClock, type Clock } from '../clock.ts';
 import type { SqlPool } from '../sql/pool.ts';
 import { withSeq } from '../sql/with-seq.ts';
-import { checkDeviceLimits, planLink } from './devices.ts';
+import { linkOptimistically } from './devices.ts';
 import { checkDevice, checkLimits, checkPage, checkUserId, distinctSeqs, idempotencyKey, normalizeMessage, parseEntry, REFUSED_NO_DEVICE, REFUSED_PER_SENDER, senderCap } from './entry.ts';
 import type { AppendOptions, AppendResult, DeviceInboxStore, DeviceLimits, InboxEntry, InboxLimits, InboxMessage, LinkedDevice, LinkResult } from './types.ts';
 
@@ -17,9 +17,6 @@ interface AppendRow {
   r_dropped: number;
   r_refused: string | null;
 }
-
-/** Attempts of a link whose snapshot of the linked devices keeps changing under it (as in inbox/redis.ts). */
-const SNAPSHOT_ATTEMPTS = 5;
 
 /** The linked devices as cim_inbox_link compares them: 'device=lastSeen' by device (byte order, COLLATE "C"), ';'-joined. */
 const snapshotOf = (linked: readonly LinkedDevice[]): string =>
@@ -93,18 +90,11 @@ export class SqlInboxStore implements DeviceInboxStore {
    * under the user's row lock, which refuses it when the devices changed meanwhile (a concurrent link): then
    * the plan is made again. No lock is held across round trips.
    */
-  async linkDevice(userId: number, device: string, limits: DeviceLimits): Promise<LinkResult> {
-    checkUserId(userId);
-    checkDevice(device);
-    checkDeviceLimits(limits);
-    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
-      const linked = await this.devices(userId);
-      const plan = planLink(linked, device, limits);
-      if (!plan.ok) return { ok: false, reason: 'too-many-devices' };
-      const { rows } = await this.#pool.query<{ ok: boolean }>('SELECT cim_inbox_link($1, $2, $3, $4, $5) AS ok', [userId, device, limits.now, snapshotOf(linked), plan.evict]);
-      if (rows[0]?.ok === true) return { ok: true, evicted: plan.evict };
-    }
-    throw new Error(`inbox: the devices of user ${userId} kept changing during a link`);
+  linkDevice(userId: number, device: string, limits: DeviceLimits): Promise<LinkResult> {
+    return linkOptimistically(userId, device, limits, () => this.devices(userId), async (linked, evict) => {
+      const { rows } = await this.#pool.query<{ ok: boolean }>('SELECT cim_inbox_link($1, $2, $3, $4, $5) AS ok', [userId, device, limits.now, snapshotOf(linked), [...evict]]);
+      return rows[0]?.ok === true;
+    });
   }
 
   async unlinkDevice(userId: number, device: string): Promise<boolean> {
