@@ -28,6 +28,7 @@ export const CHILD_RESOURCES: Record<ChildKind, ResourceDef> = {
   Service: { name: 'services', apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
   StatefulSet: { name: 'statefulsets', apiVersion: 'apps/v1', kind: 'StatefulSet', path: '/apis/apps/v1/statefulsets' },
   Deployment: { name: 'deployments', apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments' },
+  Job: { name: 'jobs', apiVersion: 'batch/v1', kind: 'Job', path: '/apis/batch/v1/jobs' },
   PodDisruptionBudget: {
     name: 'poddisruptionbudgets',
     apiVersion: 'policy/v1',

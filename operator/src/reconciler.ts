@@ -11,9 +11,10 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { CimCluster, CimClusterStatus } from './api/types.ts';
-import type { V1Deployment, V1EndpointSlice, V1Node, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Job, V1Node, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { buildAuthSecret, buildChildren, isAuthSecretGenerated } from './builders/index.ts';
 import { childNames, LABEL_INSTANCE } from './builders/common.ts';
+import { redisClusterInitJobName } from './builders/redis-cluster.ts';
 import { nodesToResolve, resolveExternalAddresses, SERVICE_NAME_LABEL, type ExternalObservation } from './builders/external.ts';
 import { findCondition, isConditionTrue } from './conditions.ts';
 import { KubeApiError, type KubeApi } from './kube-api.ts';
@@ -23,7 +24,7 @@ import type { Logger } from '../../services/common/src/log.ts';
 /** Kinds the operator creates and therefore watches (label-scoped) and prunes. */
 // Secrets are not watched: that would need list/watch on every Secret in the cluster. The one Secret the operator
 // creates is checked with a GET by name instead.
-export const CHILD_KINDS = ['ConfigMap', 'Service', 'StatefulSet', 'Deployment', 'PodDisruptionBudget'] as const;
+export const CHILD_KINDS = ['ConfigMap', 'Service', 'StatefulSet', 'Deployment', 'PodDisruptionBudget', 'Job'] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];
 /** Watched but never created: EndpointSlices of the per-pod external Services say which node each server runs on. */
 export type WatchedKind = ChildKind | 'EndpointSlice';
@@ -142,7 +143,8 @@ export class Reconciler {
         });
       }
       const desired = buildChildren(cr, external);
-      for (const obj of desired) await attempt(obj, () => api.apply(obj));
+      // A Job's pod template is immutable: it is created once (its script is idempotent), never applied again.
+      for (const obj of desired) await attempt(obj, () => (obj.kind === 'Job' ? api.createIfAbsent(obj) : api.apply(obj)));
 
       const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata?.name}`));
       for (const kind of PRUNABLE) {
@@ -162,6 +164,7 @@ export class Reconciler {
     const sts = (n: string) => view.getChild('StatefulSet', namespace, n) as V1StatefulSet | undefined;
     const observed = {
       redis: sts(names.redis),
+      redisInit: view.getChild('Job', namespace, redisClusterInitJobName(cr)) as V1Job | undefined,
       zookeeper: sts(names.zookeeper),
       server: sts(names.server),
       route: view.getChild('Deployment', namespace, names.route) as V1Deployment | undefined,

@@ -2,10 +2,11 @@
  * Pure status computation: the CimCluster, what its children report, and the problems of this pass in; the
  * complete `.status` out. Readiness follows the checks of `kubectl rollout status`.
  */
-import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1Job, V1StatefulSet } from '@kubernetes/client-node';
 import type { CimCluster, CimClusterStatus, ExternalAddress, Phase } from './api/types.ts';
 import { selectorString } from './builders/common.ts';
 import { redisUrl } from './builders/redis.ts';
+import { redisClusterInitJobName, redisPodCount } from './builders/redis-cluster.ts';
 import { routeEndpoint } from './builders/route.ts';
 import { zookeeperConnectString } from './builders/zookeeper.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
@@ -26,6 +27,8 @@ export interface Problem {
 
 export interface ObservedChildren {
   redis?: V1StatefulSet;
+  /** the Job that forms a managed Redis Cluster (spec.redis.cluster) */
+  redisInit?: V1Job;
   zookeeper?: V1StatefulSet;
   server?: V1StatefulSet;
   route?: V1Deployment;
@@ -68,6 +71,16 @@ export function deploymentRollout(dep: V1Deployment | undefined, desired: number
   return { ready, replicas, readyReplicas, message: `${readyReplicas}/${desired} ready` };
 }
 
+/** Redis: its pods, and for a managed cluster also the Job that formed it (a cluster without slots serves nothing). */
+function redisRollout(cr: CimCluster, observed: ObservedChildren): Rollout {
+  const pods = statefulSetRollout(observed.redis, redisPodCount(cr));
+  if (!cr.spec.redis.cluster) return pods;
+  const job = observed.redisInit;
+  const formed = (job?.status?.succeeded ?? 0) > 0;
+  const jobState = formed ? 'cluster formed' : job ? `job ${redisClusterInitJobName(cr)} forming the cluster (${job.status?.failed ?? 0} failed attempts)` : `job ${redisClusterInitJobName(cr)} not created yet`;
+  return { ...pods, ready: pods.ready && formed, message: `${pods.message}; ${jobState}` };
+}
+
 function componentCondition(type: string, external: boolean, r: Rollout): ConditionInput {
   if (external) return { type, status: 'True', reason: 'External', message: 'external service, not managed' };
   return r.ready
@@ -85,7 +98,7 @@ export function computeStatus(
   const generation = cr.metadata.generation ?? 0;
   const redisExternal = spec.redis.external !== undefined;
   const zkExternal = spec.zookeeper.external !== undefined;
-  const redis = statefulSetRollout(observed.redis, 1);
+  const redis = redisRollout(cr, observed);
   const zk = statefulSetRollout(observed.zookeeper, spec.zookeeper.replicas);
   const server = statefulSetRollout(observed.server, spec.server.replicas);
   const route = deploymentRollout(observed.route, spec.route.replicas);

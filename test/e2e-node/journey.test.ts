@@ -199,6 +199,40 @@ describe('the user journey on a real node', () => {
     }
   });
 
+  it('spec.redis.cluster: a managed 3-shard Redis Cluster forms on real pods and carries chat', async () => {
+    const SHARDS = 'shards';
+    await cli.kubectl(['create', 'namespace', SHARDS]);
+    await cli.kubectl(['apply', '-n', SHARDS, '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'cim.dev/v1alpha1',
+        kind: 'CimCluster',
+        metadata: { name: SHARDS },
+        spec: { redis: { cluster: { shards: 3 }, storage: { ephemeral: true } }, zookeeper: { replicas: 1, storage: { ephemeral: true } }, server: { replicas: 2 } },
+      }),
+    });
+    let shardsPf: PortForward | undefined;
+    try {
+      await timed('redisClusterReadyMs', () => waitClusterReady(cli, SHARDS, SHARDS));
+      const redis = (await cimStatus(cli, SHARDS, SHARDS)).redis;
+      expect(redis?.endpoint).toMatch(/^redis-cluster:\/\/shards-redis-0\.shards-redis\.shards\.svc:6379,/);
+      const info = await redisCli(cli, SHARDS, `${SHARDS}-redis-0`, ['cluster', 'info']);
+      expect(info).toMatch(/cluster_state:ok/);
+      expect(info).toMatch(/cluster_known_nodes:3\b/);
+      expect(info).toMatch(/cluster_slots_assigned:16384\b/);
+      shardsPf = await portForward(inject('nodeBinDir'), inject('nodeAdminKubeconfig'), SHARDS, `svc/${SHARDS}-route`, 8083, logDir());
+      const carol = await ChatUser.start('carol', { route: shardsPf.url, user: 'carol', via: 'route', logDir: logDir() });
+      const dave = await ChatUser.start('dave', { route: shardsPf.url, user: 'dave', via: 'route', logDir: logDir() });
+      users.push(carol, dave);
+      await sendBoth(carol, dave, 'sharded', 5);
+      // Their inboxes and routes are spread over the shards: every primary holds keys.
+      const keys = await Promise.all([0, 1, 2].map(async (i) => Number(await redisCli(cli, SHARDS, `${SHARDS}-redis-${i}`, ['dbsize']))));
+      expect(keys.every((n) => n > 0), `keys per shard: ${keys.join(', ')}`).toBe(true);
+    } finally {
+      await shardsPf?.stop();
+      await cli.kubectl(['delete', 'cimcluster', SHARDS, '-n', SHARDS, '--wait=true', '--timeout=120s'], { allowFail: true });
+    }
+  });
+
   it('kubectl delete cimcluster: every child is gone', async () => {
     for (const u of users.splice(0)) await u.stop();
     await pf?.stop();

@@ -47,6 +47,9 @@ describe('CimCluster CRD', () => {
     [{ server: { external: {} } }, 'spec.server.external.type: Required value'],
     [{ server: { external: { type: 'NodePort', nodePorts: [{ tcp: 31000, http: 31000 }] } } }, 'server.external.nodePorts: tcp and http of one pod must differ'],
     [{ server: { external: { type: 'NodePort', hosts: ['bad host'] } } }, 'spec.server.external.hosts[0] in body should match'],
+    [{ redis: { cluster: {}, external: { url: 'redis://r:6379' } } }, 'redis.cluster and redis.external exclude each other'],
+    [{ redis: { cluster: { shards: 2 } } }, 'spec.redis.cluster.shards in body should be greater than or equal to 3'],
+    [{ redis: { cluster: { replicasPerShard: 3 } } }, 'spec.redis.cluster.replicasPerShard in body should be less than or equal to 2'],
   ])('rejects %j with a clear message', async (spec, message) => {
     const r = await rejection(createCluster(admin, NS, 'invalid', spec));
     expect(r.code).toBe(422);
@@ -58,6 +61,22 @@ describe('CimCluster CRD', () => {
     const r = await rejection(patchClusterSpec(admin, NS, 'zk-fixed', { zookeeper: { replicas: 3 } }));
     expect(r.code).toBe(422);
     expect(r.message).toContain('zookeeper.replicas is immutable');
+  });
+
+  it('defaults a managed Redis Cluster to 3 shards without replicas, and refuses to reshape, add or remove it', async () => {
+    await createCluster(admin, NS, 'redis-cluster', { redis: { cluster: {} } });
+    expect((await getCluster(admin, NS, 'redis-cluster')).spec.redis).toMatchObject({ cluster: { shards: 3, replicasPerShard: 0 } });
+    for (const [patch, message] of [
+      [{ redis: { cluster: { shards: 4 } } }, 'redis.cluster is immutable (resharding is not supported)'],
+      [{ redis: { cluster: null } }, 'redis.cluster cannot be added or removed after creation'],
+    ] as const) {
+      const r = await rejection(patchClusterSpec(admin, NS, 'redis-cluster', patch));
+      expect(r.code).toBe(422);
+      expect(r.message).toContain(message);
+    }
+    await createCluster(admin, NS, 'redis-single', {});
+    const r = await rejection(patchClusterSpec(admin, NS, 'redis-single', { redis: { cluster: {} } }));
+    expect(r.message).toContain('redis.cluster cannot be added or removed after creation');
   });
 
   it('serves the /scale subresource on spec.server.replicas', async () => {

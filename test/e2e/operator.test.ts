@@ -289,6 +289,50 @@ describe('cim operator', () => {
     expect(cm?.data).toMatchObject({ CIM_ZK_CONNECT: 'zk-a:2181,zk-b:2181', CIM_REDIS_URL: 'redis://:secret@redis.example.internal:6379' });
   });
 
+  it('runs a managed Redis Cluster: its nodes, the Job that forms it, and Ready only once the Job has succeeded', async () => {
+    await createCluster(admin, NS, 'rc', { redis: { cluster: { shards: 3, replicasPerShard: 1 }, storage: ephemeral }, zookeeper: { storage: ephemeral }, server: { replicas: 1 } });
+    const job = await expect
+      .poll(() => read<KubernetesObject & { spec?: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } }>('Job', 'batch/v1', 'rc-redis-cluster-init'), poll)
+      .toBeDefined()
+      .then(() => read<KubernetesObject & { spec?: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } }>('Job', 'batch/v1', 'rc-redis-cluster-init'));
+    const jobEnv = Object.fromEntries(job!.spec!.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+    expect(jobEnv['REDIS_NODES']!.split(' ')).toHaveLength(6);
+    expect(jobEnv['REDIS_REPLICAS']).toBe('1');
+    expect((await sts('rc-redis'))?.spec?.replicas).toBe(6);
+    expect((await read<KubernetesObject & { spec?: { clusterIP?: string } }>('Service', 'v1', 'rc-redis'))?.spec?.clusterIP).toBe('None');
+    const cm = await read<KubernetesObject & { data?: Record<string, string> }>('ConfigMap', 'v1', 'rc-config');
+    expect(cm?.data?.['CIM_REDIS_URL']).toMatch(/^redis-cluster:\/\/rc-redis-0\.rc-redis\.e2e-operator\.svc:6379,(rc-redis-\d\.rc-redis\.e2e-operator\.svc:6379,?){5}$/);
+    const redisState = async () => {
+      const cr = await getCluster(admin, NS, 'rc');
+      return { ready: condition(cr, 'Ready')?.status, redis: condition(cr, 'RedisReady')?.message };
+    };
+    // kwok runs every pod, the Job's too, and never ends one: with all 6 nodes ready, Redis waits for the Job.
+    await expect.poll(redisState, poll).toEqual({ ready: 'False', redis: '6/6 ready; job rc-redis-cluster-init forming the cluster (0 failed attempts)' });
+    // The script exits 0 (what a kubelet would report; kwok has no container to run): the Job controller marks the
+    // Job succeeded, and only then is Redis, and the cluster, ready.
+    const pods = await expect
+      .poll(async () => (await admin.core.listNamespacedPod({ namespace: NS, labelSelector: 'job-name=rc-redis-cluster-init' })).items, poll)
+      .toHaveLength(1)
+      .then(async () => (await admin.core.listNamespacedPod({ namespace: NS, labelSelector: 'job-name=rc-redis-cluster-init' })).items);
+    const pod = pods[0]!;
+    const finishedAt = new Date();
+    await admin.core.replaceNamespacedPodStatus({
+      namespace: NS,
+      name: pod.metadata!.name!,
+      body: {
+        ...pod,
+        status: {
+          ...pod.status,
+          phase: 'Succeeded',
+          conditions: [{ type: 'Ready', status: 'False', reason: 'PodCompleted' }],
+          containerStatuses: [{ name: 'cluster-init', image: 'redis:7.4', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: finishedAt, finishedAt } } }],
+        },
+      },
+    });
+    await expect.poll(redisState, poll).toEqual({ ready: 'True', redis: '6/6 ready; cluster formed' });
+    expect((await getCluster(admin, NS, 'rc')).status?.redis?.endpoint).toBe(cm?.data?.['CIM_REDIS_URL']);
+  });
+
   it('leaves children alone while paused and repairs them once resumed', async () => {
     const reconciles = async () =>
       [...(await operator.metrics()).matchAll(/^cim_operator_reconcile_total\{result="[a-z_]+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
@@ -307,7 +351,7 @@ describe('cim operator', () => {
   });
 
   it('garbage-collects every child when the CimCluster is deleted', async () => {
-    const crs = [NAME, 'ext'];
+    const crs = [NAME, 'ext', 'rc'];
     for (const name of crs) {
       await admin.custom.deleteNamespacedCustomObject({ group: 'cim.dev', version: 'v1alpha1', plural: 'cimclusters', namespace: NS, name });
     }
@@ -319,6 +363,7 @@ describe('cim operator', () => {
         admin.core.listNamespacedConfigMap({ namespace: NS, labelSelector: 'app.kubernetes.io/managed-by=cim-operator' }),
         admin.core.listNamespacedSecret({ namespace: NS, labelSelector: 'app.kubernetes.io/managed-by=cim-operator' }),
         admin.core.listNamespacedPod({ namespace: NS }),
+        admin.objects.list('batch/v1', 'Job', NS),
       ]);
       return lists.flatMap((l) => l.items.map((i: KubernetesObject) => i.metadata?.name));
     };

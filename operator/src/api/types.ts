@@ -27,7 +27,14 @@ export interface RedisSpec {
   storage: StorageSpec;
   passwordSecretRef?: SecretKeyRef;
   external?: { url: string };
+  /** a managed Redis Cluster instead of one primary (immutable) */
+  cluster?: RedisClusterSpec;
   resources?: V1ResourceRequirements;
+}
+
+export interface RedisClusterSpec {
+  shards: number;
+  replicasPerShard: number;
 }
 
 export interface ZookeeperSpec {
@@ -183,6 +190,7 @@ export function withDefaults(spec: CimClusterSpecInput = {}): CimClusterSpec {
       image: redis.image ?? 'redis:7.4',
       storage: storageDefaults(redis.storage),
       ...(redisPassword ? { passwordSecretRef: redisPassword } : {}),
+      ...(redis.cluster ? { cluster: { shards: redis.cluster.shards ?? 3, replicasPerShard: redis.cluster.replicasPerShard ?? 0 } } : {}),
     },
     zookeeper: {
       ...zookeeper,

@@ -18,7 +18,7 @@ export const MANAGED_BY = 'cim-operator';
 /** Child informers list/watch only objects carrying this selector. */
 export const CHILD_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 
-export type Component = 'redis' | 'zookeeper' | 'cim-server' | 'cim-route' | 'config' | 'auth';
+export type Component = 'redis' | 'redis-init' | 'zookeeper' | 'cim-server' | 'cim-route' | 'config' | 'auth';
 
 export interface ChildNames {
   redis: string;

@@ -8,6 +8,7 @@ import type { CimCluster, ExternalAddress } from '../api/types.ts';
 import { buildConfigMap } from './config.ts';
 import { buildExternalAddressConfigMap, buildServerExternalServices } from './external.ts';
 import { buildRedisService, buildRedisStatefulSet } from './redis.ts';
+import { buildRedisClusterInitJob } from './redis-cluster.ts';
 import { buildRouteDeployment, buildRouteService } from './route.ts';
 import { buildServerHeadlessService, buildServerPdb, buildServerStatefulSet } from './server.ts';
 import {
@@ -23,6 +24,7 @@ export function buildChildren(cr: CimCluster, external: readonly ExternalAddress
     buildConfigMap(cr),
     buildRedisService(cr),
     buildRedisStatefulSet(cr),
+    buildRedisClusterInitJob(cr),
     buildZookeeperHeadlessService(cr),
     buildZookeeperClientService(cr),
     buildZookeeperPdb(cr),

@@ -1,14 +1,16 @@
 import type { V1EnvVar, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { CimCluster } from '../api/types.ts';
 import { childNames, componentService, labels, objectMeta, preferSpread, restrictedContainer, selectorLabels, tcpPort } from './common.ts';
+import { REDIS_PORT, redisClusterNodes, redisPodCount } from './redis-cluster.ts';
 import { dataVolume } from './storage.ts';
 
-export const REDIS_PORT = 6379;
+export { REDIS_PORT };
 
-/** Where cim-server and cim-route find Redis. */
+/** Where cim-server and cim-route find Redis: every node of a managed cluster is a seed. */
 export function redisUrl(cr: CimCluster): string {
   const ext = cr.spec.redis.external;
   if (ext) return ext.url;
+  if (cr.spec.redis.cluster) return `redis-cluster://${redisClusterNodes(cr).join(',')}`;
   return `redis://${childNames(cr).redis}.${cr.metadata.namespace}.svc:${REDIS_PORT}`;
 }
 
@@ -18,20 +20,36 @@ export function redisPasswordEnv(cr: CimCluster, name: string): V1EnvVar[] {
   return ref ? [{ name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }] : [];
 }
 
-/** Single-primary Redis: a StatefulSet of one, so two writers never share a volume. Undefined when external. */
+/**
+ * Single-primary Redis: a StatefulSet of one, so two writers never share a volume. With spec.redis.cluster, the
+ * cluster's nodes (redis-cluster.ts), each announcing its stable DNS name. Undefined when external.
+ */
 export function buildRedisStatefulSet(cr: CimCluster): V1StatefulSet | undefined {
   const spec = cr.spec.redis;
   if (spec.external) return undefined;
   const names = childNames(cr);
   const hasPassword = spec.passwordSecretRef !== undefined;
   const storage = dataVolume(spec.storage, 'data');
+  const clustered = spec.cluster !== undefined;
+  const clusterArgs = clustered
+    ? [
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', '/data/nodes.conf',
+        '--cluster-node-timeout', '5000',
+        '--cluster-announce-hostname', `$(POD_NAME).${names.redis}.${cr.metadata.namespace}.svc`,
+        '--cluster-preferred-endpoint-type', 'hostname',
+        ...(hasPassword ? ['--masterauth', '$(REDIS_PASSWORD)'] : []),
+      ]
+    : [];
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: objectMeta(cr, names.redis, 'redis'),
     spec: {
-      replicas: 1,
+      replicas: redisPodCount(cr),
       serviceName: names.redis,
+      // The nodes of a cluster start together: the Job that forms it waits for all of them.
+      ...(clustered ? { podManagementPolicy: 'Parallel' } : {}),
       selector: { matchLabels: selectorLabels(cr, 'redis') },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       template: {
@@ -50,8 +68,13 @@ export function buildRedisStatefulSet(cr: CimCluster): V1StatefulSet | undefined
                 '--appendfsync', 'everysec',
                 '--dir', '/data',
                 ...(hasPassword ? ['--requirepass', '$(REDIS_PASSWORD)'] : []),
+                ...clusterArgs,
               ],
-              env: [...redisPasswordEnv(cr, 'REDIS_PASSWORD'), ...redisPasswordEnv(cr, 'REDISCLI_AUTH')],
+              env: [
+                ...(clustered ? [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }] : []),
+                ...redisPasswordEnv(cr, 'REDIS_PASSWORD'),
+                ...redisPasswordEnv(cr, 'REDISCLI_AUTH'),
+              ],
               ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
               readinessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { tcpSocket: { port: 'redis' }, initialDelaySeconds: 10, periodSeconds: 10 },
@@ -70,5 +93,8 @@ export function buildRedisStatefulSet(cr: CimCluster): V1StatefulSet | undefined
 
 export function buildRedisService(cr: CimCluster): V1Service | undefined {
   if (cr.spec.redis.external) return undefined;
-  return componentService(cr, childNames(cr).redis, 'redis', [tcpPort('redis', REDIS_PORT)]);
+  // A cluster's clients reach each node by its own name, so the Service is headless; names exist before the
+  // nodes are ready because the Job that makes them ready needs them.
+  const shape = cr.spec.redis.cluster ? { headless: true, publishNotReady: true } : {};
+  return componentService(cr, childNames(cr).redis, 'redis', [tcpPort('redis', REDIS_PORT)], shape);
 }

@@ -80,6 +80,7 @@ export interface ClusterStatus {
   phase?: string;
   conditions?: { type: string; status: string; reason?: string; message?: string }[];
   server?: { replicas: number; readyReplicas: number; external?: { pod: string; host: string; tcpPort: number; httpPort: number }[] };
+  redis?: { ready: boolean; endpoint: string };
 }
 
 export async function cimStatus(cli: Cli, namespace: string, name: string): Promise<ClusterStatus> {

@@ -35,12 +35,17 @@ export interface RedisClusterOptions {
   readonly cliBinary?: string;
 }
 
-export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<RedisClusterInstance> {
-  const count = o.masters ?? 3;
-  const started: { port: number; process: ManagedProcess; dir: string }[] = [];
-  const admins: Redis[] = [];
+/** Cluster-mode nodes that know nothing of each other yet (no slots, no MEET): for tests of how a cluster is formed. */
+export interface RedisClusterNodes {
+  readonly nodes: readonly RedisClusterNode[];
+  /** the cluster bus port of each node, same order */
+  readonly busPorts: readonly number[];
+  stop(): Promise<void>;
+}
+
+export async function startRedisClusterNodes(count: number, o: Pick<RedisClusterOptions, 'binary'> & { bind?: string } = {}): Promise<RedisClusterNodes> {
+  const started: { port: number; bus: number; process: ManagedProcess; dir: string }[] = [];
   const stop = async () => {
-    for (const a of admins) a.disconnect();
     await Promise.all(started.map(async (n) => {
       await n.process.stop('SIGTERM');
       await rm(n.dir, { recursive: true, force: true });
@@ -52,14 +57,31 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Re
       const port = await freePort();
       const bus = await freePort();
       const args = [
-        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir,
+        '--port', String(port), '--bind', o.bind ?? '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir,
         '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-port', String(bus),
         '--cluster-announce-ip', '127.0.0.1', '--cluster-node-timeout', '3000',
       ];
       const proc = startProcess(`redis-cluster-${i + 1}`, o.binary ?? 'redis-server', args);
-      started.push({ port, process: proc, dir });
+      started.push({ port, bus, process: proc, dir });
     }
     await Promise.all(started.map((n) => waitForPing(n.port, () => n.process)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { nodes: started.map(({ port, process }) => ({ port, process })), busPorts: started.map((n) => n.bus), stop };
+}
+
+export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<RedisClusterInstance> {
+  const count = o.masters ?? 3;
+  const cluster = await startRedisClusterNodes(count, o);
+  const started = cluster.nodes;
+  const admins: Redis[] = [];
+  const stop = async () => {
+    for (const a of admins) a.disconnect();
+    await cluster.stop();
+  };
+  try {
     const create = startProcess('redis-cli --cluster create', o.cliBinary ?? 'redis-cli', [
       '--cluster', 'create', ...started.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes',
     ]);
@@ -85,7 +107,7 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Re
   }
   return {
     url: `redis-cluster://${started.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
-    nodes: started.map(({ port, process }) => ({ port, process })),
+    nodes: started,
     async flushAll() {
       await Promise.all(admins.map((a) => a.flushall()));
     },
