@@ -207,7 +207,8 @@ describe('the user journey on a real node', () => {
         apiVersion: 'cim.dev/v1alpha1',
         kind: 'CimCluster',
         metadata: { name: SHARDS },
-        spec: { redis: { cluster: { shards: 3 }, storage: { ephemeral: true } }, zookeeper: { replicas: 1, storage: { ephemeral: true } }, server: { replicas: 2 } },
+        // Redis on volumes (the default): a node deleted below must come back as itself (nodes.conf on its volume).
+        spec: { redis: { cluster: { shards: 3 } }, zookeeper: { replicas: 1, storage: { ephemeral: true } }, server: { replicas: 2 } },
       }),
     });
     let shardsPf: PortForward | undefined;
@@ -227,6 +228,26 @@ describe('the user journey on a real node', () => {
       // Their inboxes and routes are spread over the shards: every primary holds keys.
       const keys = await Promise.all([0, 1, 2].map(async (i) => Number(await redisCli(cli, SHARDS, `${SHARDS}-redis-${i}`, ['dbsize']))));
       expect(keys.every((n) => n > 0), `keys per shard: ${keys.join(', ')}`).toBe(true);
+
+      // A node's pod is deleted (a drain, a rollout): it comes back with a new IP, rejoins as itself, and the
+      // cluster serves every slot again with its keys.
+      const victim = `${SHARDS}-redis-1`;
+      const shardSel = componentSelector(SHARDS, 'redis');
+      const before = (await pods(cli, SHARDS, shardSel)).find((p) => p.name === victim)!.uid;
+      await cli.kubectl(['delete', 'pod', '-n', SHARDS, victim]);
+      await timed('redisNodeBackMs', async () => {
+        await waitPodsReady(cli, SHARDS, shardSel, 3, 180_000, (p) => p.name !== victim || p.uid !== before);
+        let last = '';
+        await waitFor('every node: cluster_state ok, 3 known nodes', async () => {
+          const infos = await Promise.all([0, 1, 2].map((i) => redisCli(cli, SHARDS, `${SHARDS}-redis-${i}`, ['cluster', 'info'])));
+          last = infos.map((i) => /cluster_state:\w+/.exec(i)?.[0] + ' ' + /cluster_known_nodes:\d+/.exec(i)?.[0]).join('; ');
+          return infos.every((i) => /cluster_state:ok/.test(i) && /cluster_known_nodes:3\b/.test(i));
+        }, { timeoutMs: 120_000 }).catch((err: Error) => {
+          throw new Error(`${err.message}; last: ${last}`, { cause: err });
+        });
+      });
+      expect(Number(await redisCli(cli, SHARDS, victim, ['dbsize'])), 'the restarted node kept its keys').toBeGreaterThan(0);
+      await sendBoth(carol, dave, 'sharded-after', 3, 120_000);
     } finally {
       await shardsPf?.stop();
       await cli.kubectl(['delete', 'cimcluster', SHARDS, '-n', SHARDS, '--wait=true', '--timeout=120s'], { allowFail: true });

@@ -20,7 +20,7 @@ describe('managed Redis Cluster (spec.redis.cluster)', () => {
     expect(flag('--cluster-enabled')).toBe('yes');
     expect(flag('--cluster-config-file')).toBe('/data/nodes.conf'); // on the volume: a restarted node keeps its identity
     expect(flag('--cluster-announce-hostname')).toBe('$(POD_NAME).chat-redis.im.svc');
-    expect(flag('--cluster-preferred-endpoint-type')).toBe('hostname');
+    expect(flag('--cluster-preferred-endpoint-type')).toBe('ip'); // redirections follow gossip, not DNS caches
     expect(buildRedisService(cr)!.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
 
     const job = buildRedisClusterInitJob(cr)!;

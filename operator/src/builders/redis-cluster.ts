@@ -12,8 +12,8 @@ export const REDIS_PORT = 6379;
 
 /**
  * Forms the cluster from $REDIS_NODES (host:port of every node, primaries first) with $REDIS_REPLICAS replicas per
- * primary. CLUSTER MEET takes IP addresses only, so names are resolved here; clients and redirections use the names
- * (cluster-announce-hostname), which survive pod restarts. Only a fresh first node (no other node known, no slot) gets a
+ * primary. CLUSTER MEET takes IP addresses only, so names are resolved here. Clients find the cluster through the
+ * names (the URL's seeds) and are then redirected by IP, which gossip keeps current across pod restarts. Only a fresh first node (no other node known, no slot) gets a
  * `--cluster create`: a cluster formed before, even in part, is never undone here (it may hold data); the script
  * waits for it to be whole and fails otherwise, for `redis-cli --cluster fix` by hand. Polls with `sleep 1`: this
  * runs in a pod, waiting for others to start.

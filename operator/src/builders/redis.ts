@@ -36,8 +36,10 @@ export function buildRedisStatefulSet(cr: CimCluster): V1StatefulSet | undefined
         '--cluster-enabled', 'yes',
         '--cluster-config-file', '/data/nodes.conf',
         '--cluster-node-timeout', '5000',
+        // Clients are redirected by IP, which the cluster's gossip updates within seconds of a pod coming back with
+        // a new one; a name would be resolved through DNS caches that keep the old IP for up to their TTL (30 s).
         '--cluster-announce-hostname', `$(POD_NAME).${names.redis}.${cr.metadata.namespace}.svc`,
-        '--cluster-preferred-endpoint-type', 'hostname',
+        '--cluster-preferred-endpoint-type', 'ip',
         ...(hasPassword ? ['--masterauth', '$(REDIS_PASSWORD)'] : []),
       ]
     : [];
