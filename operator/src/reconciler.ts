@@ -143,8 +143,12 @@ export class Reconciler {
         });
       }
       const desired = buildChildren(cr, external);
-      // A Job's pod template is immutable: it is created once (its script is idempotent), never applied again.
-      for (const obj of desired) await attempt(obj, () => (obj.kind === 'Job' ? api.createIfAbsent(obj) : api.apply(obj)));
+      for (const obj of desired) {
+        if (obj.kind !== 'Job') await attempt(obj, () => api.apply(obj));
+        // A Job's pod template is immutable: created once (its script is idempotent), never applied again, and not
+        // even asked for while the cache holds it.
+        else if (!view.getChild('Job', namespace, obj.metadata?.name ?? '')) await attempt(obj, () => api.createIfAbsent(obj));
+      }
 
       const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata?.name}`));
       for (const kind of PRUNABLE) {

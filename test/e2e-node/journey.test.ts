@@ -35,6 +35,11 @@ const timed = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
     timings[label] = Date.now() - t;
   }
 };
+/** A second CimCluster beside the journey's, in a namespace of its own name, the way a user applies one. */
+const applyCluster = async (name: string, spec: Record<string, unknown>) => {
+  await cli.kubectl(['create', 'namespace', name]);
+  await cli.kubectl(['apply', '-n', name, '-f', '-'], { input: JSON.stringify({ apiVersion: 'cim.dev/v1alpha1', kind: 'CimCluster', metadata: { name }, spec }) });
+};
 const chatUser = async (name: string) => {
   const u = await ChatUser.start(name, { route: pf!.url, user: name, via: 'route', logDir: logDir() });
   users.push(u);
@@ -169,15 +174,7 @@ describe('the user journey on a real node', () => {
 
   it('spec.server.external NodePort: each server is reachable on the node\'s address (from inside the node)', async () => {
     const EDGE = 'edge';
-    await cli.kubectl(['create', 'namespace', EDGE]);
-    await cli.kubectl(['apply', '-n', EDGE, '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'cim.dev/v1alpha1',
-        kind: 'CimCluster',
-        metadata: { name: EDGE },
-        spec: { zookeeper: { replicas: 1 }, server: { replicas: 1, external: { type: 'NodePort' } } },
-      }),
-    });
+    await applyCluster(EDGE, { zookeeper: { replicas: 1 }, server: { replicas: 1, external: { type: 'NodePort' } } });
     try {
       const status = await waitClusterReady(cli, EDGE, EDGE);
       const addr = await waitFor('status.server.external', async () => (await cimStatus(cli, EDGE, EDGE)).server?.external?.[0], { timeoutMs: 60_000 });
@@ -201,16 +198,8 @@ describe('the user journey on a real node', () => {
 
   it('spec.redis.cluster: a managed 3-shard Redis Cluster forms on real pods and carries chat', async () => {
     const SHARDS = 'shards';
-    await cli.kubectl(['create', 'namespace', SHARDS]);
-    await cli.kubectl(['apply', '-n', SHARDS, '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'cim.dev/v1alpha1',
-        kind: 'CimCluster',
-        metadata: { name: SHARDS },
-        // Redis on volumes (the default): a node deleted below must come back as itself (nodes.conf on its volume).
-        spec: { redis: { cluster: { shards: 3 } }, zookeeper: { replicas: 1, storage: { ephemeral: true } }, server: { replicas: 2 } },
-      }),
-    });
+    // Redis on volumes (the default): a node deleted below must come back as itself (nodes.conf on its volume).
+    await applyCluster(SHARDS, { redis: { cluster: { shards: 3 } }, zookeeper: { replicas: 1, storage: { ephemeral: true } }, server: { replicas: 2 } });
     let shardsPf: PortForward | undefined;
     try {
       await timed('redisClusterReadyMs', () => waitClusterReady(cli, SHARDS, SHARDS));

@@ -291,10 +291,9 @@ describe('cim operator', () => {
 
   it('runs a managed Redis Cluster: its nodes, the Job that forms it, and Ready only once the Job has succeeded', async () => {
     await createCluster(admin, NS, 'rc', { redis: { cluster: { shards: 3, replicasPerShard: 1 }, storage: ephemeral }, zookeeper: { storage: ephemeral }, server: { replicas: 1 } });
-    const job = await expect
-      .poll(() => read<KubernetesObject & { spec?: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } }>('Job', 'batch/v1', 'rc-redis-cluster-init'), poll)
-      .toBeDefined()
-      .then(() => read<KubernetesObject & { spec?: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } }>('Job', 'batch/v1', 'rc-redis-cluster-init'));
+    type Job = KubernetesObject & { spec?: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } };
+    const readJob = () => read<Job>('Job', 'batch/v1', 'rc-redis-cluster-init');
+    const job = await expect.poll(readJob, poll).toBeDefined().then(readJob);
     const jobEnv = Object.fromEntries(job!.spec!.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
     expect(jobEnv['REDIS_NODES']!.split(' ')).toHaveLength(6);
     expect(jobEnv['REDIS_REPLICAS']).toBe('1');
@@ -310,10 +309,8 @@ describe('cim operator', () => {
     await expect.poll(redisState, poll).toEqual({ ready: 'False', redis: '6/6 ready; job rc-redis-cluster-init forming the cluster (0 failed attempts)' });
     // The script exits 0 (what a kubelet would report; kwok has no container to run): the Job controller marks the
     // Job succeeded, and only then is Redis, and the cluster, ready.
-    const pods = await expect
-      .poll(async () => (await admin.core.listNamespacedPod({ namespace: NS, labelSelector: 'job-name=rc-redis-cluster-init' })).items, poll)
-      .toHaveLength(1)
-      .then(async () => (await admin.core.listNamespacedPod({ namespace: NS, labelSelector: 'job-name=rc-redis-cluster-init' })).items);
+    const jobPods = async () => (await admin.core.listNamespacedPod({ namespace: NS, labelSelector: 'job-name=rc-redis-cluster-init' })).items;
+    const pods = await expect.poll(jobPods, poll).toHaveLength(1).then(jobPods);
     const pod = pods[0]!;
     const finishedAt = new Date();
     await admin.core.replaceNamespacedPodStatus({

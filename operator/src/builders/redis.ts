@@ -22,7 +22,7 @@ export function redisPasswordEnv(cr: CimCluster, name: string): V1EnvVar[] {
 
 /**
  * Single-primary Redis: a StatefulSet of one, so two writers never share a volume. With spec.redis.cluster, the
- * cluster's nodes (redis-cluster.ts), each announcing its stable DNS name. Undefined when external.
+ * cluster's nodes (redis-cluster.ts), each keeping its identity (nodes.conf) on its volume. Undefined when external.
  */
 export function buildRedisStatefulSet(cr: CimCluster): V1StatefulSet | undefined {
   const spec = cr.spec.redis;
@@ -95,8 +95,8 @@ export function buildRedisStatefulSet(cr: CimCluster): V1StatefulSet | undefined
 
 export function buildRedisService(cr: CimCluster): V1Service | undefined {
   if (cr.spec.redis.external) return undefined;
-  // A cluster's clients reach each node by its own name, so the Service is headless; names exist before the
-  // nodes are ready because the Job that makes them ready needs them.
+  // A cluster is found through each node's own name (the URL's seeds, the Job), so the Service is headless; the
+  // names exist before the nodes are ready because the Job that makes them ready needs them.
   const shape = cr.spec.redis.cluster ? { headless: true, publishNotReady: true } : {};
   return componentService(cr, childNames(cr).redis, 'redis', [tcpPort('redis', REDIS_PORT)], shape);
 }
