@@ -49,28 +49,29 @@ export function startProcess(name: string, command: string, args: readonly strin
   const log = logFile === undefined ? undefined : createWriteStream(logFile, { flags: 'a' });
   log?.on('error', () => undefined); // a full disk must not kill the owner; the in-memory lines remain
   const lines: string[] = [];
-  let partial = '';
-  const collect = (chunk: Buffer): void => {
-    log?.write(chunk);
-    partial += chunk.toString('utf8');
-    const parts = partial.split('\n');
-    partial = parts.pop() ?? '';
+  // One partial line per pipe: stdout and stderr chunks interleave, and a line must never take in the other's bytes.
+  const partials = { out: '', err: '' };
+  const collect = (pipe: keyof typeof partials) => (chunk: Buffer): void => {
+    const parts = (partials[pipe] + chunk.toString('utf8')).split('\n');
+    partials[pipe] = parts.pop() ?? '';
     for (const line of parts) {
+      log?.write(`${line}\n`);
       lines.push(line);
       if (lines.length > KEPT_LINES) lines.shift();
       onLine?.(line);
     }
   };
+  const pending = () => [partials.out, partials.err].filter((p) => p !== '').join('\n');
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   // A failed spawn also emits 'error'; without a listener that would crash the owner.
-  child.on('error', (err) => collect(Buffer.from(`spawn error: ${String(err)}\n`)));
+  child.on('error', (err) => collect('err')(Buffer.from(`spawn error: ${String(err)}\n`)));
   if (child.pid === undefined) {
     log?.end(`could not start ${command}\n`);
     throw new Error(`could not start ${name} (${command})`);
   }
   live.add(child);
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  child.stdout?.on('data', collect('out'));
+  child.stderr?.on('data', collect('err'));
   let status: number | NodeJS.Signals | undefined;
   const exited = new Promise<number | NodeJS.Signals>((resolve) => {
     child.on('exit', (code, signal) => {
@@ -80,13 +81,13 @@ export function startProcess(name: string, command: string, args: readonly strin
     });
   });
   // 'close' comes after both pipes have ended: all output is in the log by then.
-  child.on('close', () => log?.end());
+  child.on('close', () => log?.end(pending()));
   return {
     name,
     pid: child.pid,
     child,
     logFile,
-    output: (n = KEPT_LINES + 1) => [...lines, partial].slice(-n).join('\n'),
+    output: (n = KEPT_LINES + 1) => [...lines, pending()].slice(-n).join('\n'),
     exited,
     exitStatus: () => status,
     async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000) {
