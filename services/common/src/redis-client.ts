@@ -77,8 +77,13 @@ export interface RedisClientOptions {
   readonly redis?: RedisOptions;
 }
 
-/** What a long-running component wants: commands pipelined, a failed command retried twice, then an error. */
-const DEFAULTS: RedisOptions = { enableAutoPipelining: true, maxRetriesPerRequest: 2 };
+/**
+ * What a long-running component wants: commands pipelined, a failed command retried twice, then an error.
+ * Connects give up after 3 s (ioredis: 10 s) and are tried again: right after a Redis pod is replaced, a
+ * Service may still send a connect to the old pod's address, which drops it, and the real node saw every
+ * server's Redis stall 10 s on one such connect (logins timed out meanwhile) while the route's next try worked.
+ */
+const DEFAULTS: RedisOptions = { enableAutoPipelining: true, maxRetriesPerRequest: 2, connectTimeout: 3000 };
 
 /** @throws RangeError on a URL parseRedisTarget refuses */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): RedisClient {

@@ -32,11 +32,11 @@ export interface LoginDeps {
 }
 
 export async function login(deps: LoginDeps, userId: number, userName: string): Promise<LoginOutcome> {
-  const account = await deps.store.getAccount(userId);
+  // Both reads at once: one round trip (auto-pipelined into one write), not two, per login.
+  const [account, current] = await Promise.all([deps.store.getAccount(userId), deps.store.getRoute(userId)]);
   if (!account || account.userName !== userName) return { kind: 'account_mismatch' };
 
   const servers = deps.meta.servers();
-  const current = await deps.store.getRoute(userId);
   // A route naming a server that is no longer registered is stale (that server crashed): take it over.
   const holder = current === undefined ? undefined : servers.find((s) => s.id === current);
   let takeOver = current !== undefined && holder === undefined ? current : undefined;

@@ -82,7 +82,18 @@ export class LoginHandler {
       // Redis (accounts, presence, inbox) failed: nothing was promised; the client may try again.
       this.#o.log.warn({ err, userId: frame.requestId }, 'login failed on a store error');
       if (session.status === 'connecting') this.#refuse(session, frame.requestId, Codes.STORE_UNAVAILABLE, 'store unavailable, log in again', 'login-retry');
+      await this.#undoPresence(session, frame.requestId);
     }
+  }
+
+  /**
+   * A login that did not complete may have written the user's presence already (refreshPresence re-creates a
+   * missing route): take it back, unless a session of the user lives here, or the route would refuse the
+   * client's next /login with 5000 until it expired.
+   */
+  async #undoPresence(session: Session, userId: number): Promise<void> {
+    if (session.status === 'ready' || !Number.isSafeInteger(userId) || userId <= 0 || this.#hub.session(userId)) return;
+    await this.#o.store.logout(userId, this.#o.selfId).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'clearing the presence of a failed login failed; it expires'));
   }
 
   #refuse(session: Session, userId: number, code: WireCode, reason: string, close: CloseReason): void {
@@ -131,8 +142,8 @@ export class LoginHandler {
     }
     const maxSeq = await this.#o.inbox.maxSeq(userId);
     if (!session.login(userId, userName, device)) {
-      // Closed while we were asking Redis: undo the presence unless another session of the user is here.
-      if (!this.#hub.session(userId)) await this.#o.store.logout(userId, this.#o.selfId);
+      // Closed while we were asking Redis (e.g. the login timeout).
+      await this.#undoPresence(session, userId);
       return;
     }
     if (claims) this.#track(session, claims);

@@ -81,6 +81,9 @@ describe('server-initiated closes', () => {
     expect(t.frames.map((x) => [x.cmd, x.properties['code']])).toEqual([[Command.LOGIN_RESPONSE, '7200'], [Command.GOAWAY, '4003']]);
     expect(t.frames[1]!.properties['reconnect']).toBe('1');
     expect(t.closedWith).toBe(4003);
+    // The presence written before the failing step is taken back: a route left here would answer the
+    // client's next /login with 5000 (Repeat login) until it expired.
+    expect(await f.store.getRoute(userId)).toBeUndefined();
   });
 
   it('closes a connection that never logs in with 4001', async () => {

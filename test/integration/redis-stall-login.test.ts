@@ -1,0 +1,114 @@
+/**
+ * The servers' Redis stalls (as right after a Redis pod is replaced: a connect to the old address hangs) while
+ * a user logs in; the route's Redis works. The server cannot finish the LOGIN_REQUEST within the login
+ * timeout, the SDK retries; once Redis answers again the user must be logged in, and after a logout must be
+ * able to log in again at once: no route left behind that answers "Repeat login" (5000).
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type CimClient } from '../../services/client/src/index.ts';
+import { startRedisServer, type RedisInstance } from '../../services/common/src/infra/redis-server.ts';
+import { TEST_PASSWORD } from '../harness/route-api.ts';
+import { startCluster, type TestCluster } from '../harness/cluster.ts';
+
+/** A TCP proxy in front of Redis that can hold every byte (a stall) and let them through again. */
+class StallingProxy {
+  readonly #server: Server;
+  readonly #pairs = new Set<[Socket, Socket]>();
+  #stalled = false;
+  port = 0;
+
+  constructor(upstreamPort: number) {
+    this.#server = createServer((client) => {
+      const upstream = connect({ host: '127.0.0.1', port: upstreamPort });
+      const pair: [Socket, Socket] = [client, upstream];
+      this.#pairs.add(pair);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      if (this.#stalled) for (const s of pair) s.pause();
+      const drop = () => {
+        this.#pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.#server.address() as { port: number }).port;
+  }
+
+  stall(): void {
+    this.#stalled = true;
+    for (const pair of this.#pairs) for (const s of pair) s.pause();
+  }
+
+  resume(): void {
+    this.#stalled = false;
+    for (const pair of this.#pairs) for (const s of pair) s.resume();
+  }
+
+  async close(): Promise<void> {
+    for (const [a, b] of this.#pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    await new Promise((resolve) => this.#server.close(resolve));
+  }
+}
+
+let redis: RedisInstance;
+let proxy: StallingProxy;
+let cluster: TestCluster;
+const clients: CimClient[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  proxy = new StallingProxy(redis.port);
+  await proxy.listen();
+  cluster = await startCluster({ servers: 2, redisUrl: redis.url, authSecret: 'redis-stall-secret', serverArgs: ['--redis-url', `redis://127.0.0.1:${proxy.port}`] });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await cluster?.stop();
+  await proxy?.close();
+  await redis?.stop();
+});
+
+async function login(userName: string): Promise<CimClient> {
+  const client = await createClient({ routeUrl: cluster.routeUrl, userName, password: TEST_PASSWORD, backoff: { initialDelayMs: 200, maxDelayMs: 1_000 }, connectAttempts: 10 });
+  clients.push(client);
+  return client;
+}
+
+describe("a login while the servers' Redis stalls", { timeout: 60_000 }, () => {
+  it('completes once Redis answers, and after a logout the user logs in again at once (no 5000)', async () => {
+    const warm = await login('stall-warm');
+    await warm.close();
+    let logins = 0;
+    let repeats = 0;
+    for (let round = 0; round < 3; round++) {
+      proxy.stall();
+      const resumed = setTimeout(() => proxy.resume(), 7_000);
+      try {
+        const first = await login('stall-user');
+        logins++;
+        await first.close();
+        const again = await login('stall-user');
+        logins++;
+        await again.close();
+      } catch (err) {
+        if ((err as { serverCode?: string }).serverCode === '5000') repeats++;
+        else throw err;
+      } finally {
+        clearTimeout(resumed);
+        proxy.resume();
+      }
+    }
+    expect({ logins, repeats }).toEqual({ logins: 6, repeats: 0 });
+  });
+});
