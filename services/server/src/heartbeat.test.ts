@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { findExpiredSessions, sweepIntervalMs } from './heartbeat.ts';
 import { Session, type TransportPort } from './session.ts';
 
-const transport: TransportPort = { kind: 'ws', remoteAddress: 'test', bufferedBytes: () => 0, writeBytes: () => true, close: () => undefined };
+const transport: TransportPort = { kind: 'ws', remoteAddress: 'test', bufferedBytes: () => 0, writeFrame: () => true, close: () => undefined };
 const policy = { heartbeatTimeoutMs: 30_000, loginTimeoutMs: 5_000 };
 
 describe('heartbeat eviction', () => {

@@ -3,8 +3,8 @@
  * with --login-policy multi); and the fan-out of a frame to many sessions, encoded once.
  */
 import { encodeMessage, type CimFrame } from '../../common/src/codec.ts';
-import { encodeLengthPrefixed } from '../../common/src/framing.ts';
 import type { Session } from './session.ts';
+import { EncodedFrame } from './transport/encoded-frame.ts';
 
 export class Hub {
   readonly #sessions = new Set<Session>();
@@ -69,13 +69,12 @@ export class Hub {
    * reads only sendUserName and reqMsg of a push). Returns the sessions it was written to.
    */
   broadcast(frame: Partial<CimFrame>, exclude: ReadonlySet<number>): Session[] {
-    const body = encodeMessage(frame);
-    const tcpFrame = encodeLengthPrefixed(body);
+    const encoded = new EncodedFrame(encodeMessage(frame));
     const cmd = frame.cmd ?? 0;
     const written: Session[] = [];
     for (const [userId, sessions] of this.#byUser) {
       if (exclude.has(userId)) continue;
-      for (const session of sessions) if (session.writeEncoded(cmd, tcpFrame, body)) written.push(session);
+      for (const session of sessions) if (session.writeEncoded(cmd, encoded)) written.push(session);
     }
     return written;
   }

@@ -18,6 +18,7 @@ import { MemoryRouteStore } from '../../common/src/route-store/memory.ts';
 import { createServerMetrics } from './metrics.ts';
 import { ServerNode } from './node.ts';
 import type { Session, TransportKind, TransportPort } from './session.ts';
+import type { EncodedFrame } from './transport/encoded-frame.ts';
 
 export const SELF = '127.0.0.1:11211:8081';
 
@@ -35,10 +36,10 @@ export class FakeTransport implements TransportPort {
     this.kind = kind;
   }
   bufferedBytes = () => this.buffered;
-  writeBytes = (bytes: Uint8Array): boolean => {
+  writeFrame = (frame: EncodedFrame): boolean => {
     if (!this.writable) return false;
-    if (this.kind === 'ws') this.frames.push(decodeMessage(bytes));
-    else for (const body of this.#decoder.push(Buffer.from(bytes))) this.frames.push(decodeMessage(body));
+    if (this.kind === 'ws') this.frames.push(decodeMessage(frame.body));
+    else for (const body of this.#decoder.push(Buffer.from(frame.tcp))) this.frames.push(decodeMessage(body));
     return true;
   };
   close = (code: number, reason: string): void => {

@@ -4,7 +4,6 @@
  * Login, messages, receipts/sync, replay and drain live in their own modules.
  */
 import { Command, COMMAND_NAMES, decodeMessage, PONG_BODY, Prop, type CimFrame } from '../../common/src/codec.ts';
-import { encodeLengthPrefixed } from '../../common/src/framing.ts';
 import type { PushRequest, PushResult } from '../../common/src/push.ts';
 import { closeSession, type ServerNodeOptions } from './context.ts';
 import { drainSessions } from './drain.ts';
@@ -17,10 +16,11 @@ import { ReceiptHandler } from './receipts.ts';
 import { InboxReplayer } from './replay.ts';
 import type { SessionHost } from './session-host.ts';
 import { Session, type CloseReason, type TransportPort } from './session.ts';
+import { EncodedFrame } from './transport/encoded-frame.ts';
 
 export type { ServerNodeOptions } from './context.ts';
 
-const PONG_TCP = encodeLengthPrefixed(PONG_BODY);
+const PONG = new EncodedFrame(PONG_BODY);
 const EVICTIONS = new Set<CloseReason>(['heartbeat-timeout', 'login-timeout', 'slow-consumer', 'bad-frame', 'oversize-frame', 'rate-limited']);
 const PUSH_CMDS = { MESSAGE: Command.MESSAGE, OFFLINE: Command.OFFLINE, RECEIPT: Command.RECEIPT, PRESENCE: Command.PRESENCE } as const;
 
@@ -103,7 +103,7 @@ export class ServerNode implements SessionHost {
     }
     if (frame.cmd === Command.PING) {
       // Answered at once, outside the per-session queue: a heartbeat must not wait behind messages.
-      if (admission === 'accept' && session.writeEncoded(Command.PING, PONG_TCP, PONG_BODY)) this.#o.metrics.messagesOut.inc({ cmd: 'PING' });
+      if (admission === 'accept' && session.writeEncoded(Command.PING, PONG)) this.#o.metrics.messagesOut.inc({ cmd: 'PING' });
       return;
     }
     if (admission === 'refuse') {

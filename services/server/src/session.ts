@@ -5,7 +5,8 @@
  * that can no longer send, write() returns false and nothing counts as delivered.
  */
 import { CloseCodes, type CloseReason } from '../../common/src/codes.ts';
-import { Command, encodeMessage, encodeTcpFrame, Prop, PROTOCOL_VERSION, type CimFrame } from '../../common/src/codec.ts';
+import { Command, encodeMessage, Prop, PROTOCOL_VERSION, type CimFrame } from '../../common/src/codec.ts';
+import { EncodedFrame } from './transport/encoded-frame.ts';
 
 /** Seqs remembered per CIM-protocol session: more than one replay page plus live traffic during it. */
 const CIM_SEQS_KEPT = 4096;
@@ -19,8 +20,8 @@ export interface TransportPort {
   readonly remoteAddress: string;
   /** bytes accepted by the transport but not yet sent */
   bufferedBytes(): number;
-  /** Queues bytes; false when the connection can no longer send (they are dropped). */
-  writeBytes(bytes: Uint8Array): boolean;
+  /** Queues the frame in this transport's form; false when the connection can no longer send (it is dropped). */
+  writeFrame(frame: EncodedFrame): boolean;
   /** Closes the connection with this close code (WebSocket: the same number); the end is reported back through SessionHost.closed. */
   close(code: number, reason: string): void;
   /** Read backpressure: stop reading from the peer until resumeReading (its frames pile up in the kernel, not here). */
@@ -125,13 +126,13 @@ export class Session {
   /** Writes one frame; false when it was not handed to an open connection. */
   write(frame: Partial<CimFrame>): boolean {
     if (!this.open || !this.#accepts(frame.cmd)) return false;
-    return this.transport.writeBytes(this.transport.kind === 'tcp' ? encodeTcpFrame(frame) : encodeMessage(frame));
+    return this.transport.writeFrame(new EncodedFrame(encodeMessage(frame)));
   }
 
-  /** Writes a frame encoded once for many sessions (`tcpFrame` = length-prefixed `body`). */
-  writeEncoded(cmd: number, tcpFrame: Uint8Array, body: Uint8Array): boolean {
+  /** Writes a frame encoded once for many sessions. */
+  writeEncoded(cmd: number, frame: EncodedFrame): boolean {
     if (!this.open || !this.#accepts(cmd)) return false;
-    return this.transport.writeBytes(this.transport.kind === 'tcp' ? tcpFrame : body);
+    return this.transport.writeFrame(frame);
   }
 
   // Extension frames would confuse CIM's Java client, which treats any unknown cmd as a message.

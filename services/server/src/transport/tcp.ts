@@ -50,10 +50,10 @@ export class TcpTransport {
       remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
       bufferedBytes: () => socket.writableLength,
       // A destroyed or ended socket drops the bytes: report it, so nothing counts as delivered.
-      writeBytes: (bytes) => {
+      writeFrame: (frame) => {
         if (socket.destroyed || !socket.writable) return false;
         cork();
-        socket.write(bytes);
+        socket.write(frame.tcp);
         return true;
       },
       close: () => {

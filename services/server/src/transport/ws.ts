@@ -61,15 +61,18 @@ export class WsTransport {
 
   #accept(node: SessionHost, ws: WebSocket, req: IncomingMessage): void {
     // ws writes to the upgraded socket itself, so corking it batches this turn's frames.
-    const cork = turnCorker(req.socket);
+    const socket = req.socket;
+    const cork = turnCorker(socket);
     const port: TransportPort = {
       kind: 'ws',
       remoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       bufferedBytes: () => ws.bufferedAmount,
-      writeBytes: (bytes) => {
-        if (ws.readyState !== ws.OPEN) return false;
+      // The frame is framed once for every socket it goes to (encoded-frame.ts) and written as it is: ws
+      // sends nothing of its own between data frames (no compression), and closes through ws.close below.
+      writeFrame: (frame) => {
+        if (ws.readyState !== ws.OPEN || socket.destroyed) return false;
         cork();
-        ws.send(bytes, { binary: true });
+        socket.write(frame.ws);
         return true;
       },
       // The close code is the catalogue's (services/common/src/codes.ts), the same number as GOAWAY's.
