@@ -91,7 +91,8 @@ export class WsTransport {
         node.reject(session, 'bad-frame', 'text frames are not part of the protocol; send binary protobuf');
         return;
       }
-      const body = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      // ws hands over a Buffer of its own (binaryType nodebuffer): used as it is, not copied.
+      const body = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       node.frame(session, body);
     });
     ws.on('error', (err) => {
