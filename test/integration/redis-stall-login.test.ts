@@ -5,6 +5,7 @@
  * able to log in again at once: no route left behind that answers "Repeat login" (5000).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type CimClient } from '../../services/client/src/index.ts';
 import { startRedisServer, type RedisInstance } from '../../services/common/src/infra/redis-server.ts';
@@ -69,7 +70,7 @@ beforeAll(async () => {
   redis = await startRedisServer();
   proxy = new StallingProxy(redis.port);
   await proxy.listen();
-  cluster = await startCluster({ servers: 2, redisUrl: redis.url, authSecret: 'redis-stall-secret', serverArgs: ['--redis-url', `redis://127.0.0.1:${proxy.port}`] });
+  cluster = await startCluster({ servers: 2, redisUrl: redis.url, authSecret: 'redis-stall-secret', logLevel: 'debug', serverArgs: ['--redis-url', `redis://127.0.0.1:${proxy.port}`] });
 });
 
 afterAll(async () => {
@@ -102,8 +103,16 @@ describe("a login while the servers' Redis stalls", { timeout: 60_000 }, () => {
         logins++;
         await again.close();
       } catch (err) {
-        if ((err as { serverCode?: string }).serverCode === '5000') repeats++;
-        else throw err;
+        if ((err as { serverCode?: string }).serverCode !== '5000') throw err;
+        repeats++;
+        // What the route saw: the user's route and its remaining TTL, and what the components logged.
+        const probe = new Redis(redis.url);
+        const userId = Number(await probe.hget('cim-account-names', 'stall-user'));
+        const route = await probe.get(`cim-route:${userId}`);
+        const ttl = await probe.pttl(`cim-route:${userId}`);
+        probe.disconnect();
+        const logs = [cluster.route, ...cluster.servers].map((c) => c.process.output(60).split('\n').filter((l) => l.includes(String(userId)) || l.includes('"level":4') || l.includes('"level":5')).join('\n'));
+        process.stdout.write(`redis-stall: round ${round}: 5000 for user ${userId}; route ${route} (pttl ${ttl} ms); servers ${cluster.servers.map((x) => x.address).join(' ')}\n${logs.join('\n---\n')}\n`);
       } finally {
         clearTimeout(resumed);
         proxy.resume();

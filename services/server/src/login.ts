@@ -126,8 +126,12 @@ export class LoginHandler {
       claims = check.claims;
     }
     const account = await this.#o.store.getAccount(userId);
+    // Closed while the store answered (the login timeout of a stalled store): the presence must not be written
+    // now, as refreshPresence re-creates a missing route, and the client may have logged in elsewhere and out.
+    if (session.status !== 'connecting') return;
     if (!account || account.userName !== userName) return this.#refuse(session, userId, Codes.ACCOUNT_NOT_MATCH, Codes.ACCOUNT_NOT_MATCH.message, 'login-refused');
     const { movedElsewhere } = await this.#o.store.refreshPresence(this.#o.selfId, [userId], this.#o.presenceTtlMs);
+    if (session.status !== 'connecting') return this.#undoPresence(session, userId);
     if (movedElsewhere.includes(userId)) return this.#refuse(session, userId, Codes.REPEAT_LOGIN, 'user is online on another server; log in through the route', 'moved-elsewhere');
     const multi = this.#o.loginPolicy === 'multi';
     let device: string | undefined;

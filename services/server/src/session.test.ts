@@ -1,7 +1,7 @@
 /** Honest writes and close codes: a session owns its state; every server close says why (GOAWAY + code). */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Command } from '../../common/src/codec.ts';
-import { buildFixture, FakeTransport, type Fixture } from './node-fixture.ts';
+import { buildFixture, FakeTransport, settle, type Fixture } from './node-fixture.ts';
 import { Session } from './session.ts';
 
 let f: Fixture;
@@ -84,6 +84,28 @@ describe('server-initiated closes', () => {
     // The presence written before the failing step is taken back: a route left here would answer the
     // client's next /login with 5000 (Repeat login) until it expired.
     expect(await f.store.getRoute(userId)).toBeUndefined();
+  });
+
+  it('writes no presence for a LOGIN_REQUEST whose connection closed while it waited for the store', async () => {
+    // The real node: the store stalled, the login timeout closed the connection, the client logged in elsewhere
+    // and out again; a presence written now would make the route answer the client's next /login with 5000.
+    const { userId } = await f.store.registerAccount('late');
+    const getAccount = f.store.getAccount.bind(f.store);
+    let release = () => {};
+    f.store.getAccount = (id) => new Promise((resolve) => (release = () => resolve(getAccount(id))));
+    const refreshed: number[][] = [];
+    const refreshPresence = f.store.refreshPresence.bind(f.store);
+    f.store.refreshPresence = (server, ids, ttl) => (refreshed.push([...ids]), refreshPresence(server, ids, ttl));
+    const t = new FakeTransport();
+    await f.send(f.node.open(t), { requestId: userId, reqMsg: 'late', properties: { protocol: '2' } });
+    f.clock.advance(5_001);
+    f.node.sweep();
+    expect(t.closedWith).toBe(4001);
+    release();
+    await settle();
+    expect(refreshed).toEqual([]);
+    expect(await f.store.getRoute(userId)).toBeUndefined();
+    expect(t.of(Command.LOGIN_RESPONSE)).toEqual([]);
   });
 
   it('closes a connection that never logs in with 4001', async () => {
