@@ -4,79 +4,29 @@
  * timeout, the SDK retries; once Redis answers again the user must be logged in, and after a logout must be
  * able to log in again at once: no route left behind that answers "Repeat login" (5000).
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type CimClient } from '../../services/client/src/index.ts';
+import { FaultProxy } from '../../services/client/src/testing/fault-proxy.ts';
 import { startRedisServer, type RedisInstance } from '../../services/common/src/infra/redis-server.ts';
 import { TEST_PASSWORD } from '../harness/route-api.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
 
-/** A TCP proxy in front of Redis that can hold every byte (a stall) and let them through again. */
-class StallingProxy {
-  readonly #server: Server;
-  readonly #pairs = new Set<[Socket, Socket]>();
-  #stalled = false;
-  port = 0;
-
-  constructor(upstreamPort: number) {
-    this.#server = createServer((client) => {
-      const upstream = connect({ host: '127.0.0.1', port: upstreamPort });
-      const pair: [Socket, Socket] = [client, upstream];
-      this.#pairs.add(pair);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      if (this.#stalled) for (const s of pair) s.pause();
-      const drop = () => {
-        this.#pairs.delete(pair);
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-    });
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.#server.address() as { port: number }).port;
-  }
-
-  stall(): void {
-    this.#stalled = true;
-    for (const pair of this.#pairs) for (const s of pair) s.pause();
-  }
-
-  resume(): void {
-    this.#stalled = false;
-    for (const pair of this.#pairs) for (const s of pair) s.resume();
-  }
-
-  async close(): Promise<void> {
-    for (const [a, b] of this.#pairs) {
-      a.destroy();
-      b.destroy();
-    }
-    await new Promise((resolve) => this.#server.close(resolve));
-  }
-}
-
 let redis: RedisInstance;
-let proxy: StallingProxy;
+let proxy: FaultProxy;
 let cluster: TestCluster;
 const clients: CimClient[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  proxy = new StallingProxy(redis.port);
-  await proxy.listen();
+  proxy = await FaultProxy.start(redis.port);
   cluster = await startCluster({ servers: 2, redisUrl: redis.url, authSecret: 'redis-stall-secret', logLevel: 'debug', serverArgs: ['--redis-url', `redis://127.0.0.1:${proxy.port}`] });
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await cluster?.stop();
-  await proxy?.close();
+  await proxy?.stop();
   await redis?.stop();
 });
 
@@ -94,7 +44,7 @@ describe("a login while the servers' Redis stalls", { timeout: 60_000 }, () => {
     let repeats = 0;
     for (let round = 0; round < 3; round++) {
       proxy.stall();
-      const resumed = setTimeout(() => proxy.resume(), 7_000);
+      const resumed = setTimeout(() => proxy.release(), 7_000);
       try {
         const first = await login('stall-user');
         logins++;
@@ -115,7 +65,7 @@ describe("a login while the servers' Redis stalls", { timeout: 60_000 }, () => {
         process.stdout.write(`redis-stall: round ${round}: 5000 for user ${userId}; route ${route} (pttl ${ttl} ms); servers ${cluster.servers.map((x) => x.address).join(' ')}\n${logs.join('\n---\n')}\n`);
       } finally {
         clearTimeout(resumed);
-        proxy.resume();
+        proxy.release();
       }
     }
     expect({ logins, repeats }).toEqual({ logins: 6, repeats: 0 });

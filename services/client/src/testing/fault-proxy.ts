@@ -1,8 +1,9 @@
 /**
- * A byte-level TCP proxy in front of one real cim-server port, for faults a healthy server never makes:
- * drop every connection at once (no GOAWAY, like a crashed process or a cut cable), go mute (connections
- * stay open, nothing passes: a half-open peer), or refuse connections (a dead address the route still
- * offers). WebSocket and CIM's TCP framing both pass through unchanged. Loopback only.
+ * A byte-level TCP proxy in front of one real port (a cim-server's, Redis's), for faults a healthy peer never
+ * makes: drop every connection at once (no GOAWAY, like a crashed process or a cut cable), go mute (connections
+ * stay open, nothing passes: a half-open peer), stall (nothing passes until released, then everything does: a
+ * store that stops answering for a while), or refuse connections (a dead address the route still offers).
+ * WebSocket, CIM's TCP framing and RESP all pass through unchanged. Loopback only.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { decodeMessage, type CimFrame } from '../../../common/src/codec.ts';
@@ -17,6 +18,7 @@ export class FaultProxy {
   readonly #decodeTcp: boolean;
   #port = 0;
   muted = false;
+  #stalled = false;
   #killed = false;
 
   private constructor(targetPort: number, decodeTcp: boolean) {
@@ -51,6 +53,17 @@ export class FaultProxy {
       b.destroy();
     }
     this.#pairs.clear();
+  }
+
+  /** Holds every byte both ways, on open and new connections, until release(); unlike muted, nothing is lost. */
+  stall(): void {
+    this.#stalled = true;
+    for (const pair of this.#pairs) for (const s of pair) s.pause();
+  }
+
+  release(): void {
+    this.#stalled = false;
+    for (const pair of this.#pairs) for (const s of pair) s.resume();
   }
 
   /** Drops every connection and refuses new ones from now on. */
@@ -92,6 +105,7 @@ export class FaultProxy {
     for (const s of pair) {
       s.on('error', end);
       s.on('close', end);
+      if (this.#stalled) s.pause();
     }
   }
 }

@@ -60,12 +60,12 @@ export class WsTransport {
   }
 
   #accept(node: SessionHost, ws: WebSocket, req: IncomingMessage): void {
-    // ws writes to the upgraded socket itself, so corking it batches this turn's frames.
+    // Frames are written to the upgraded socket (ws's own close frames too), so corking it batches this turn's.
     const socket = req.socket;
     const cork = turnCorker(socket);
     const port: TransportPort = {
       kind: 'ws',
-      remoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
       bufferedBytes: () => ws.bufferedAmount,
       // The frame is framed once for every socket it goes to (encoded-frame.ts) and written as it is: ws
       // sends nothing of its own between data frames (no compression), and closes through ws.close below.
