@@ -84,26 +84,27 @@ export class Session {
     return this.#state === 'connecting' || this.#state === 'ready';
   }
 
-  /** A frame arrived (for the heartbeat). */
   /**
    * Stored messages (by inbox seq) already written to a CIM-protocol session. Such a client cannot
    * acknowledge, so the server acks on write; a live push racing the login replay must not write the
    * same entry twice (the OFFLINE batch carries no msgId the client could deduplicate by).
    */
-  readonly #cimSeqs = new Set<number>();
+  #cimSeqs: Set<number> | undefined; // made on first use: only CIM-protocol sessions need it
 
   /** Records that the entry `seq` was written; false when it had been written already. */
   noteStoredWrite(seq: number): boolean {
-    if (this.#cimSeqs.has(seq)) return false;
-    this.#cimSeqs.add(seq);
-    if (this.#cimSeqs.size > CIM_SEQS_KEPT) this.#cimSeqs.delete(this.#cimSeqs.values().next().value!);
+    const seqs = (this.#cimSeqs ??= new Set());
+    if (seqs.has(seq)) return false;
+    seqs.add(seq);
+    if (seqs.size > CIM_SEQS_KEPT) seqs.delete(seqs.values().next().value!);
     return true;
   }
 
   wroteStored(seq: number): boolean {
-    return this.#cimSeqs.has(seq);
+    return this.#cimSeqs?.has(seq) ?? false;
   }
 
+  /** A frame arrived (for the heartbeat). */
   touch(now: number): void {
     this.#lastReadAt = now;
   }

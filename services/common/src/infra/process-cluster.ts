@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { startProcess, type ManagedProcess } from './child.ts';
 import { startRedisServer, type RedisInstance } from './redis-server.ts';
 import { waitUntil } from './ports.ts';
+import { SERVER_NODE_OPTIONS } from './server-runtime-flags.ts';
 
 const START_TIMEOUT_MS = 30_000;
 
@@ -82,10 +83,11 @@ export interface ProcessCluster {
 }
 
 /** Runs `cim <args>` and resolves with the first JSON log line whose msg is `readyMsg`. */
-function spawnCim(cim: readonly string[], name: string, args: string[], readyMsg: string): Promise<{ process: ManagedProcess; line: Record<string, unknown> }> {
+function spawnCim(cim: readonly string[], name: string, args: string[], readyMsg: string, env?: NodeJS.ProcessEnv): Promise<{ process: ManagedProcess; line: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const proc = startProcess(name, cim[0]!, [...cim.slice(1), ...args], {
+      ...(env ? { env } : {}),
       onLine: (line) => {
         if (settled || !line.startsWith('{')) return;
         try {
@@ -139,7 +141,9 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       '--heartbeat-timeout', String(o.heartbeatTimeoutSec ?? 30), '--login-timeout', String(o.loginTimeoutSec ?? 5),
       '--presence-ttl', String(o.presenceTtlSec ?? 30), '--shutdown-timeout', '3', ...(o.serverArgs ?? []), ...extra,
     ];
-    const { process: proc, line } = await spawnCim(o.cim, `cim-server-${++serial}`, args, 'cim-server started');
+    // The server image's V8 flags; NODE_OPTIONS of the caller's environment come after them and win.
+    const env = { ...process.env, NODE_OPTIONS: [SERVER_NODE_OPTIONS, process.env['NODE_OPTIONS']].filter(Boolean).join(' ') };
+    const { process: proc, line } = await spawnCim(o.cim, `cim-server-${++serial}`, args, 'cim-server started', env);
     const handle: ServerProcess = {
       address: String(line['server']),
       tcpPort: Number(line['tcpPort']),

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { turnCorker } from './cork.ts';
+import { TurnCork } from './cork.ts';
 
-describe('turnCorker', () => {
+describe('TurnCork', () => {
   it('turns the writes of one turn into one writev, and writes of the next turn into another', async () => {
     const calls: number[] = [];
     const sink = new Writable({
@@ -15,13 +15,13 @@ describe('turnCorker', () => {
         cb();
       },
     });
-    const cork = turnCorker(sink);
+    const turn = new TurnCork(sink);
     for (let i = 0; i < 5; i++) {
-      cork();
+      turn.cork();
       sink.write(Buffer.from([i]));
     }
     await new Promise((r) => setImmediate(r));
-    cork();
+    turn.cork();
     sink.write(Buffer.from([9]));
     await new Promise((r) => setImmediate(r));
     expect(calls).toEqual([5, 1]);

@@ -3,7 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions } from 'node:tls';
 import { FrameDecoder, FramingError } from '../../../common/src/framing.ts';
 import type { AddressLimiter } from '../limits.ts';
-import { turnCorker } from './cork.ts';
+import { TurnCork } from './cork.ts';
+import type { EncodedFrame } from './encoded-frame.ts';
 import type { SessionHost } from '../session-host.ts';
 import type { TransportPort } from '../session.ts';
 
@@ -44,26 +45,7 @@ export class TcpTransport {
     }
     if (perAddress) socket.once('close', () => perAddress.release(ip));
     this.#sockets.add(socket);
-    const cork = turnCorker(socket);
-    const port: TransportPort = {
-      kind: 'tcp',
-      remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
-      bufferedBytes: () => socket.writableLength,
-      // A destroyed or ended socket drops the bytes: report it, so nothing counts as delivered.
-      writeFrame: (frame) => {
-        if (socket.destroyed || !socket.writable) return false;
-        cork();
-        socket.write(frame.tcp);
-        return true;
-      },
-      close: () => {
-        socket.end();
-        // A peer that never reads would keep a half-closed socket forever.
-        setTimeout(() => socket.destroy(), 2000).unref();
-      },
-      pauseReading: () => socket.pause(),
-      resumeReading: () => socket.resume(),
-    };
+    const port = new TcpPort(socket);
     const session = node.open(port);
     const decoder = new FrameDecoder(this.#opts.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => {
@@ -108,4 +90,50 @@ export class TcpTransport {
   destroyAll(): void {
     for (const s of this.#sockets) s.destroy();
   }
+}
+
+/** One TCP connection as the server core sees it. An object, not closures: idle connections stay small. */
+class TcpPort implements TransportPort {
+  readonly kind = 'tcp';
+  readonly #socket: Socket;
+  readonly #turn: TurnCork;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    this.#turn = new TurnCork(socket);
+  }
+
+  get remoteAddress(): string {
+    return `${this.#socket.remoteAddress}:${this.#socket.remotePort}`;
+  }
+
+  bufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  // A destroyed or ended socket drops the bytes: report it, so nothing counts as delivered.
+  writeFrame(frame: EncodedFrame): boolean {
+    if (this.#socket.destroyed || !this.#socket.writable) return false;
+    this.#turn.cork();
+    this.#socket.write(frame.tcp);
+    return true;
+  }
+
+  close(): void {
+    this.#socket.end();
+    // A peer that never reads would keep a half-closed socket forever.
+    setTimeout(destroy, 2000, this.#socket).unref();
+  }
+
+  pauseReading(): void {
+    this.#socket.pause();
+  }
+
+  resumeReading(): void {
+    this.#socket.resume();
+  }
+}
+
+function destroy(socket: Socket): void {
+  socket.destroy();
 }

@@ -3,10 +3,12 @@
  * noServer mode on fastify's HTTP server, so the upgrade path is ours and HTTP keeps its port.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressLimiter } from '../limits.ts';
-import { turnCorker } from './cork.ts';
+import { TurnCork } from './cork.ts';
+import type { EncodedFrame } from './encoded-frame.ts';
 import type { SessionHost } from '../session-host.ts';
 import type { TransportPort } from '../session.ts';
 
@@ -45,14 +47,9 @@ export class WsTransport {
         return;
       }
       // Counted from the upgrade request to the end of the socket, whatever happens in between.
-      const ip = req.socket.remoteAddress ?? '';
-      if (this.#perAddress) {
-        if (!this.#perAddress.tryAcquire(ip)) {
-          socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-          return;
-        }
-        const perAddress = this.#perAddress;
-        socket.once('close', () => perAddress.release(ip));
+      if (this.#perAddress && !holdAddressSlot(this.#perAddress, req.socket)) {
+        socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
       }
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
     };
@@ -60,31 +57,7 @@ export class WsTransport {
   }
 
   #accept(node: SessionHost, ws: WebSocket, req: IncomingMessage): void {
-    // Frames are written to the upgraded socket (ws's own close frames too), so corking it batches this turn's.
-    const socket = req.socket;
-    const cork = turnCorker(socket);
-    const port: TransportPort = {
-      kind: 'ws',
-      remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
-      bufferedBytes: () => ws.bufferedAmount,
-      // The frame is framed once for every socket it goes to (encoded-frame.ts) and written as it is: ws
-      // sends nothing of its own between data frames (no compression), and closes through ws.close below.
-      writeFrame: (frame) => {
-        if (ws.readyState !== ws.OPEN || socket.destroyed) return false;
-        cork();
-        socket.write(frame.ws);
-        return true;
-      },
-      // The close code is the catalogue's (services/common/src/codes.ts), the same number as GOAWAY's.
-      close: (code, reason) => {
-        ws.close(code, reason);
-        // Do not wait forever for a peer that never answers the close handshake.
-        setTimeout(() => ws.terminate(), 2000).unref();
-      },
-      pauseReading: () => ws.pause(),
-      resumeReading: () => ws.resume(),
-    };
-    const session = node.open(port);
+    const session = node.open(new WsPort(ws, req.socket));
     ws.on('message', (data, isBinary) => {
       if (!session.open) return;
       if (!isBinary) {
@@ -116,4 +89,67 @@ export class WsTransport {
     if (this.#http && this.#onUpgrade) this.#http.off('upgrade', this.#onUpgrade);
     this.#wss.close();
   }
+}
+
+/**
+ * Takes a slot of the socket's address until the socket closes; false when the address has none left.
+ * A function of its own so that the close listener's scope holds the address, not the upgrade request
+ * (a closure beside it would keep the whole IncomingMessage alive for the connection's lifetime).
+ */
+function holdAddressSlot(limiter: AddressLimiter, socket: Socket): boolean {
+  const ip = socket.remoteAddress ?? '';
+  if (!limiter.tryAcquire(ip)) return false;
+  socket.once('close', () => limiter.release(ip));
+  return true;
+}
+
+/** One WebSocket connection as the server core sees it. An object, not closures: idle connections stay small. */
+class WsPort implements TransportPort {
+  readonly kind = 'ws';
+  readonly #ws: WebSocket;
+  // Frames are written to the upgraded socket (ws's own close frames too), so corking it batches this turn's.
+  readonly #socket: Socket;
+  readonly #turn: TurnCork;
+
+  constructor(ws: WebSocket, socket: Socket) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#turn = new TurnCork(socket);
+  }
+
+  get remoteAddress(): string {
+    return `${this.#socket.remoteAddress}:${this.#socket.remotePort}`;
+  }
+
+  bufferedBytes(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  // The frame is framed once for every socket it goes to (encoded-frame.ts) and written as it is: ws
+  // sends nothing of its own between data frames (no compression), and closes through ws.close below.
+  writeFrame(frame: EncodedFrame): boolean {
+    if (this.#ws.readyState !== this.#ws.OPEN || this.#socket.destroyed) return false;
+    this.#turn.cork();
+    this.#socket.write(frame.ws);
+    return true;
+  }
+
+  // The close code is the catalogue's (services/common/src/codes.ts), the same number as GOAWAY's.
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason);
+    // Do not wait forever for a peer that never answers the close handshake.
+    setTimeout(terminate, 2000, this.#ws).unref();
+  }
+
+  pauseReading(): void {
+    this.#ws.pause();
+  }
+
+  resumeReading(): void {
+    this.#ws.resume();
+  }
+}
+
+function terminate(ws: WebSocket): void {
+  ws.terminate();
 }
