@@ -22,11 +22,12 @@ const IDLE_BASELINE_MS = 3000;
 const SCENARIOS = ['all', 'login', 'p2p', 'p2p-cim', 'group', 'connections', 'failover'] as const;
 
 const benchOptionSpecs = {
-  route: { type: 'string', optional: true, description: 'route URL of a running deployment (default: start one here: ZooKeeper, Redis, 2 servers, 1 route)' },
+  route: { type: 'string', optional: true, description: 'route URL of a running deployment (default: start one here: ZooKeeper, Redis, --servers servers, 1 route)' },
+  servers: { type: 'int', default: 2, min: 2, max: 8, description: 'cim-servers of the cluster started here (without --route)' },
   scenario: { type: 'list', default: ['all'], choices: SCENARIOS, description: `what to measure, comma-separated: ${SCENARIOS.join(', ')}` },
-  users: { type: 'int', default: 1000, min: 4, max: 38_000, description: 'connected users (native WebSocket), split over the workers' },
+  users: { type: 'int', default: 1000, min: 4, max: 160_000, description: 'connected users (native WebSocket), split over the workers (each worker is one process: mind its open-files limit)' },
   cimUsers: { type: 'int', default: 400, min: 4, max: 15_000, description: 'users of the p2p-cim scenario (TCP, CIM protocol)' },
-  failoverUsers: { type: 'int', default: 1000, min: 4, max: 38_000, description: 'clients of the failover scenario (native WebSocket, reconnecting like the SDK)' },
+  failoverUsers: { type: 'int', default: 1000, min: 4, max: 160_000, description: 'clients of the failover scenario (native WebSocket, reconnecting like the SDK)' },
   killCmd: { type: 'string', optional: true, description: 'failover against --route: shell command that kills the server $CIM_BENCH_VICTIM (host:tcpPort:httpPort) at once, exiting when it is dead' },
   concurrency: { type: 'int', default: 64, min: 1, description: 'logins/connects in flight at once (all workers together)' },
   rate: { type: 'int', default: 5000, min: 1, description: 'private messages per second offered (open loop), cross-server pairs' },
@@ -71,7 +72,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       pc = await startProcessCluster({
         cim: [process.execPath, ...profiling, process.argv[1]!],
         zkConnect: zk.connect,
-        servers: 2,
+        servers: o.servers,
         logLevel: 'info', // the cluster helper waits for the 'started' info line
         // --auth cim: CIM's open login (no passwords), so that the CIM-only scenario can run as CIM's clients do.
         // --max-connections-per-address 0: every simulated client comes from 127.0.0.1 (after a failover, all on one server).
@@ -83,7 +84,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       pc.servers.forEach((s, i) => pids.set(`server-${i + 1}`, s.process.pid!));
       pids.set('redis', pc.redis.process.pid!);
       metricsUrls = pc.servers.map((s) => `http://127.0.0.1:${s.httpPort}/metrics`);
-      notes.push(`cluster: 2 cim-servers + 1 cim-route + redis-server as separate processes, ZooKeeper standalone; load from ${o.workers} worker processes`);
+      notes.push(`cluster: ${o.servers} cim-servers + 1 cim-route + redis-server as separate processes, ZooKeeper standalone; load from ${o.workers} worker processes`);
       notes.push(`servers run with --max-msg-rate ${o.maxMsgRate} (${o.maxMsgRate === 0 ? 'unlimited' : `${o.maxMsgRate}/s per connection`}; the server default is 100 frames/s per connection), --auth cim (no passwords or tokens) and --max-connections-per-address 0 (all clients share one address)`);
     } else {
       notes.push(`existing deployment at ${routeUrl}: cluster CPU not measured; servers' --max-msg-rate applies (default 100 frames/s per connection)`);

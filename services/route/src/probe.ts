@@ -1,7 +1,7 @@
 /**
  * Reachability of a chosen server's client port before a login is routed to it (CIM probes too, but
- * then stored the unreachable server). Successes are cached briefly so a login storm does not turn
- * into a connect storm.
+ * then stored the unreachable server). Successes are cached briefly, and logins that find no fresh answer
+ * share the one probe in flight, so a login storm does not turn into a connect storm on the server it probes.
  */
 import { connect } from 'node:net';
 import type { Clock } from '../../common/src/clock.ts';
@@ -25,12 +25,25 @@ export function tcpProbe(timeoutMs: number): Probe {
 
 export function cachedProbe(probe: Probe, clock: Clock, okTtlMs = 2000): Probe {
   const okUntil = new Map<string, number>();
-  return async (server) => {
+  const inFlight = new Map<string, Promise<boolean>>();
+  return (server) => {
     const until = okUntil.get(server.id);
-    if (until !== undefined && until > clock.now()) return true;
-    const ok = await probe(server);
-    if (ok) okUntil.set(server.id, clock.now() + okTtlMs);
-    else okUntil.delete(server.id);
-    return ok;
+    if (until !== undefined && until > clock.now()) return Promise.resolve(true);
+    const running = inFlight.get(server.id);
+    if (running) return running;
+    const probing = probe(server).then(
+      (ok) => {
+        inFlight.delete(server.id);
+        if (ok) okUntil.set(server.id, clock.now() + okTtlMs);
+        else okUntil.delete(server.id);
+        return ok;
+      },
+      (err: unknown) => {
+        inFlight.delete(server.id);
+        throw err;
+      },
+    );
+    inFlight.set(server.id, probing);
+    return probing;
   };
 }

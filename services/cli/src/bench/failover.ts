@@ -7,6 +7,7 @@
 import type { FailoverResult } from './failover-protocol.ts';
 import type { Fleet } from './fleet.ts';
 import type { Cluster, ScenarioResult } from './scenarios.ts';
+import { fetchLoginBuckets, quantileBound, type Buckets } from './route-latency.ts';
 import { CpuMeter, Histogram, now, round } from './stats.ts';
 
 /** The issue's target: reconnected within this long after the kill. */
@@ -58,6 +59,7 @@ export async function benchFailover(fleet: Fleet, cluster: Cluster, names: reado
   process.stderr.write(`  failover: ${users.length} clients, ${victims.length} on ${victim}; traffic ${o.rate}/s, kill in ${o.warmupS} s\n`);
   await pause(o.warmupS * 1000); // the warm-up is a duration by definition, not a wait for an event
 
+  const routeBefore = await fetchLoginBuckets(cluster.routeUrl);
   const killAt = now();
   await o.kill(victim);
   // Until every dropped client is back (each one has to notice first: outages ≥ the victim's clients).
@@ -73,6 +75,8 @@ export async function benchFailover(fleet: Fleet, cluster: Cluster, names: reado
     await pause(100);
   }
   const recoveredS = (now() - killAt) / 1000;
+  const routeAfter = routeBefore && (await fetchLoginBuckets(cluster.routeUrl));
+  const routeOwn = routeBefore && routeAfter ? { before: routeBefore, after: routeAfter } : undefined;
   // Stop sending; every client SYNCs once (the SDK's periodic safety net, not waited for 30 s).
   const stopped = await fleet.ask('fo-stopped', () => ({ type: 'fo-stop' }));
   const sent = stopped.reduce((s, x) => s + (x?.sent ?? 0), 0);
@@ -88,10 +92,10 @@ export async function benchFailover(fleet: Fleet, cluster: Cluster, names: reado
   }
   const results = (await fleet.ask('fo-result', () => ({ type: 'fo-collect' }))).filter((r): r is FailoverResult & { type: 'fo-result' } => r !== undefined);
   const seconds = (now() - t0) / 1000;
-  return summarise(results, { clients: users.length, victims: victims.length, victim, sent, killAt, recoveredS, clusterCpu: cpu.cores(), generatorCpu: round((fleet.cpuSeconds() - gen0) / seconds, 3), o });
+  return summarise(results, { clients: users.length, victims: victims.length, victim, sent, killAt, recoveredS, routeOwn, clusterCpu: cpu.cores(), generatorCpu: round((fleet.cpuSeconds() - gen0) / seconds, 3), o });
 }
 
-function summarise(results: readonly FailoverResult[], x: { clients: number; victims: number; victim: string; sent: number; killAt: number; recoveredS: number; clusterCpu: Record<string, number>; generatorCpu: number; o: FailoverOptions }): ScenarioResult {
+function summarise(results: readonly FailoverResult[], x: { clients: number; victims: number; victim: string; sent: number; killAt: number; recoveredS: number; routeOwn: { before: Buckets; after: Buckets } | undefined; clusterCpu: Record<string, number>; generatorCpu: number; o: FailoverOptions }): ScenarioResult {
   const logins = new Histogram();
   const codes: Record<string, number> = {};
   const failures: Record<string, number> = {};
@@ -146,11 +150,15 @@ function summarise(results: readonly FailoverResult[], x: { clients: number; vic
   const codeText = Object.entries(codes).sort().map(([c, v]) => `${c}: ${v}`).join(', ');
   const unacked = x.sent - n.acked - n.ackFailed;
   const failed = Object.values(failures).reduce((a, b) => a + b, 0);
+  // The route's own time for the storm's /login calls (its histogram: bucket bounds), beside the clients' view.
+  const own = (q: number) => (x.routeOwn ? quantileBound(x.routeOwn.before, x.routeOwn.after, q) : undefined);
+  const bound = (ms: number | undefined) => (ms === undefined ? 'n/a' : Number.isFinite(ms) ? `≤ ${ms} ms` : '> the last bucket');
+  const ownText = x.routeOwn ? `; the route's own /login time: p50 ${bound(own(0.5))}, p99 ${bound(own(0.99))}` : '';
   const top = Object.entries(failures).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, c]) => `${c}× ${why}`).join('; ');
   return {
     scenario: 'failover',
     description: `SIGKILL of the server holding ${x.victims} of ${x.clients} clients (${x.victim}) after ${x.o.warmupS} s of private messages at ${x.o.rate}/s across the servers; clients reconnect like the SDK (jittered backoff, /offLine, /login)`,
-    summary: `**${pct.toFixed(1)} % of ${outages} dropped clients back within 30 s**, 50 % after ${s(timeTo(0.5))}, 99 % after ${s(timeTo(0.99))}, all after ${s(timeTo(1))}${notBack ? ` (${notBack} never)` : ''}; reconnect /login answers ${codeText || 'none'}${n.connectFailures ? `, ${n.connectFailures} granted logins whose connect failed (the route's probe cache still took the dead server for alive)` : ''}${failed ? `; ${failed} failed reconnect attempts (${top})` : ''}; messages sent ${x.sent}, acked ${n.acked}${n.ackFailed ? `, refused ${n.ackFailed}` : ''}, unanswered ${unacked}, received ${n.received} (${n.replayed} replayed, ${n.syncRecovered} of them first by the drain's SYNC: ${syncInFlight} sent within 1 s before it, ${syncUnanswered} never acknowledged because their sender's server died after storing them, **${syncMissed} acknowledged and missed live**), **lost ${lost}**, duplicates ${n.duplicates}`,
+    summary: `**${pct.toFixed(1)} % of ${outages} dropped clients back within 30 s**, 50 % after ${s(timeTo(0.5))}, 99 % after ${s(timeTo(0.99))}, all after ${s(timeTo(1))}${notBack ? ` (${notBack} never)` : ''}; reconnect /login answers ${codeText || 'none'}${n.connectFailures ? `, ${n.connectFailures} granted logins that did not complete (WebSocket connect or LOGIN_REQUEST failed, reasons below)` : ''}${ownText}${failed ? `; ${failed} failed reconnect attempts (${top})` : ''}; messages sent ${x.sent}, acked ${n.acked}${n.ackFailed ? `, refused ${n.ackFailed}` : ''}, unanswered ${unacked}, received ${n.received} (${n.replayed} replayed, ${n.syncRecovered} of them first by the drain's SYNC: ${syncInFlight} sent within 1 s before it, ${syncUnanswered} never acknowledged because their sender's server died after storing them, **${syncMissed} acknowledged and missed live**), **lost ${lost}**, duplicates ${n.duplicates}`,
     numbers: {
       clients: x.clients,
       victimClients: x.victims,
@@ -163,6 +171,7 @@ function summarise(results: readonly FailoverResult[], x: { clients: number; vic
       msTo100Percent: timeTo(1),
       routeLoginP50Ms: round(l.p50, 1),
       routeLoginP99Ms: round(l.p99, 1),
+      ...(x.routeOwn ? { routeOwnLoginP50MsBound: own(0.5) ?? NaN, routeOwnLoginP99MsBound: own(0.99) ?? NaN } : {}),
       reconnectLogins: l.count,
       ...Object.fromEntries(Object.entries(codes).map(([c, v]) => [`login${c === 'error' ? 'Errors' : c}`, v])),
       connectFailures: n.connectFailures,
