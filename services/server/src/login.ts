@@ -24,6 +24,8 @@ export class LoginHandler {
   readonly #tokens = new Map<Session, TokenClaims>();
   #revocationTimer: NodeJS.Timeout | undefined;
   #checking = false;
+  /** userId -> the tail of its logins on this server (#inTurn) */
+  readonly #chains = new Map<number, Promise<void>>();
 
   constructor(options: ServerNodeOptions, hub: Hub, replayer: InboxReplayer, draining: () => boolean) {
     this.#o = options;
@@ -79,11 +81,38 @@ export class LoginHandler {
     try {
       await this.#login(session, frame);
     } catch (err) {
-      // Redis (accounts, presence, inbox) failed: nothing was promised; the client may try again.
-      this.#o.log.warn({ err, userId: frame.requestId }, 'login failed on a store error');
-      if (session.status === 'connecting') this.#refuse(session, frame.requestId, Codes.STORE_UNAVAILABLE, 'store unavailable, log in again', 'login-retry');
-      await this.#undoPresence(session, frame.requestId);
+      await this.#failed(session, frame.requestId, err);
     }
+  }
+
+  /** Runs `then` once no login of the user is in progress on this server (at once when none is). */
+  afterLogins(userId: number, then: () => void): void {
+    const chain = this.#chains.get(userId);
+    if (chain) void chain.then(then);
+    else then();
+  }
+
+  /**
+   * Runs `step` after every earlier login of the user on this server finished, its undo included: a login given
+   * up (closed while it waited for the store) takes its presence back before a newer login of the same user
+   * writes it, never after it (that deleted the newer login's route: the user was online without one, and
+   * every message to it waited for its next SYNC).
+   */
+  #inTurn(userId: number, step: () => Promise<void>): Promise<void> {
+    const run = (this.#chains.get(userId) ?? Promise.resolve()).then(step);
+    const tail = run.catch(() => undefined);
+    this.#chains.set(userId, tail);
+    void tail.then(() => {
+      if (this.#chains.get(userId) === tail) this.#chains.delete(userId);
+    });
+    return run;
+  }
+
+  /** Redis (accounts, presence, inbox) failed: nothing was promised; the client may try again. */
+  async #failed(session: Session, userId: number, err: unknown): Promise<void> {
+    this.#o.log.warn({ err, userId }, 'login failed on a store error');
+    if (session.status === 'connecting') this.#refuse(session, userId, Codes.STORE_UNAVAILABLE, 'store unavailable, log in again', 'login-retry');
+    await this.#undoPresence(session, userId);
   }
 
   /**
@@ -125,6 +154,14 @@ export class LoginHandler {
       if (this.#o.authStore && (await this.#o.authStore.isRevoked(check.claims))) return this.#refuse(session, userId, Codes.UNAUTHORIZED, 'token revoked', 'login-refused');
       claims = check.claims;
     }
+    // From here on the store is read and the presence written: one login of a user at a time on this server, up to
+    // its LOGIN_RESPONSE (the replay that follows may take long, and the next login replaces this session anyway).
+    await this.#inTurn(userId, () => this.#loginAs(session, frame, userId, userName, claims).catch((err: unknown) => this.#failed(session, userId, err)));
+    // The server holds the session (this login bound it: its userId is set), so it pushes the pending inbox itself.
+    if (session.open && session.userId === userId) await this.#replayer.replay(session).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'inbox replay failed; the client can SYNC'));
+  }
+
+  async #loginAs(session: Session, frame: CimFrame, userId: number, userName: string, claims: TokenClaims | undefined): Promise<void> {
     const account = await this.#o.store.getAccount(userId);
     // Closed while the store answered (the login timeout of a stalled store): the presence must not be written
     // now, as refreshPresence re-creates a missing route, and the client may have logged in elsewhere and out.
@@ -158,7 +195,5 @@ export class LoginHandler {
     this.#o.log.debug({ userId, transport: session.transport.kind, protocol: session.protocol || '1' }, 'client logged in');
     session.write({ cmd: Command.LOGIN_RESPONSE, requestId: userId, properties: { [Prop.code]: Codes.SUCCESS.code, [Prop.maxSeq]: String(maxSeq) } });
     if (firstHere) void this.#o.presence?.online(userId, userName);
-    // The server holds the session, so it pushes the pending inbox itself, at every login.
-    await this.#replayer.replay(session).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'inbox replay failed; the client can SYNC'));
   }
 }

@@ -74,9 +74,14 @@ export class ServerNode implements SessionHost {
     this.#o.metrics.users.set(this.hub.userCount);
     if (session.userId !== 0) this.#o.log.debug({ userId: session.userId, reason, transport: session.transport.kind }, 'client disconnected');
     if (wasCurrent) {
-      // Only the route naming this server is removed: a user who already logged in elsewhere stays online.
-      this.#o.store.logout(session.userId, this.#o.selfId).catch((err: unknown) => this.#o.log.warn({ err, userId: session.userId }, 'clearing presence failed'));
-      void this.#o.presence?.offline(session.userId, session.userName);
+      // Only the route naming this server is removed: a user who already logged in elsewhere stays online. A newer
+      // login of the user here may be writing that route right now: cleared once it is over, if it bound no session.
+      const { userId, userName } = session;
+      this.#login.afterLogins(userId, () => {
+        if (this.hub.session(userId)) return;
+        this.#o.store.logout(userId, this.#o.selfId).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'clearing presence failed'));
+        void this.#o.presence?.offline(userId, userName);
+      });
     }
   }
 

@@ -1,7 +1,7 @@
 /** Honest writes and close codes: a session owns its state; every server close says why (GOAWAY + code). */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Command } from '../../common/src/codec.ts';
-import { buildFixture, FakeTransport, settle, type Fixture } from './node-fixture.ts';
+import { buildFixture, FakeTransport, SELF, settle, type Fixture } from './node-fixture.ts';
 import { Session } from './session.ts';
 
 let f: Fixture;
@@ -106,6 +106,57 @@ describe('server-initiated closes', () => {
     expect(refreshed).toEqual([]);
     expect(await f.store.getRoute(userId)).toBeUndefined();
     expect(t.of(Command.LOGIN_RESPONSE)).toEqual([]);
+  });
+
+  it("keeps the route a newer login of the same user wrote here when an abandoned login gives up", async () => {
+    // A failover storm: attempt A waited on a busy store, its client gave up and logged in again here as B. A's undo
+    // ran while B was between writing the route and binding: it deleted B's route, and the user stayed online
+    // without one (every message to it waited for its next SYNC) until the presence refresh put it back.
+    const { userId } = await f.store.registerAccount('twice');
+    const memory = f.memoryInbox;
+    const held: Array<() => void> = [];
+    f.inbox = Object.assign(Object.create(memory) as typeof memory, {
+      maxSeq: (id: number) => new Promise<number>((resolve) => held.push(() => resolve(memory.maxSeq(id)))),
+    });
+    const a = new FakeTransport();
+    const sessionA = f.node.open(a);
+    await f.send(sessionA, { requestId: userId, reqMsg: 'twice', cmd: Command.LOGIN_REQUEST, properties: { protocol: '2' } });
+    expect(held).toHaveLength(1); // A waits in maxSeq, its route written
+    f.node.closed(sessionA); // the client gave up on A
+    const b = new FakeTransport();
+    const sessionB = f.node.open(b);
+    await f.send(sessionB, { requestId: userId, reqMsg: 'twice', cmd: Command.LOGIN_REQUEST, properties: { protocol: '2' } });
+    // A's store call answers first (B may be waiting in maxSeq too, or for A's turn), then whatever B waits for.
+    while (held.length > 0) {
+      held.shift()!();
+      await settle();
+    }
+    expect(sessionB.status).toBe('ready');
+    expect(b.of(Command.LOGIN_RESPONSE).map((r) => r.properties['code'])).toEqual(['9000']);
+    expect(await f.store.getRoute(userId)).toBe(SELF);
+  });
+
+  it('keeps the route a newer login of the same user is writing here when the older session closes meanwhile', async () => {
+    const a = await f.connect('again');
+    const memory = f.memoryInbox;
+    const held: Array<() => void> = [];
+    f.inbox = Object.assign(Object.create(memory) as typeof memory, {
+      maxSeq: (id: number) => new Promise<number>((resolve) => held.push(() => resolve(memory.maxSeq(id)))),
+    });
+    const b = new FakeTransport();
+    const sessionB = f.node.open(b);
+    await f.send(sessionB, { requestId: a.userId, reqMsg: 'again', cmd: Command.LOGIN_REQUEST, properties: { protocol: '2' } });
+    expect(held).toHaveLength(1); // B refreshed the route and waits in maxSeq
+    f.node.closed(a.session); // the older session ends before B is bound
+    await settle();
+    held.shift()!();
+    await settle();
+    expect(sessionB.status).toBe('ready');
+    expect(await f.store.getRoute(a.userId)).toBe(SELF);
+    // And once B closes with no login in progress, the route goes.
+    f.node.closed(sessionB);
+    await settle();
+    expect(await f.store.getRoute(a.userId)).toBeUndefined();
   });
 
   it('closes a connection that never logs in with 4001', async () => {
