@@ -9,6 +9,16 @@ beforeEach(async () => {
   f = await buildFixture();
 });
 
+/** Makes every maxSeq of the inbox wait until the test calls the release it adds to the returned list (in order). */
+function holdMaxSeq(): Array<() => void> {
+  const memory = f.memoryInbox;
+  const held: Array<() => void> = [];
+  f.inbox = Object.assign(Object.create(memory) as typeof memory, {
+    maxSeq: (id: number) => new Promise<number>((resolve) => held.push(() => resolve(memory.maxSeq(id)))),
+  });
+  return held;
+}
+
 describe('session', () => {
   it('goes connecting -> ready -> closing -> closed through its own methods', () => {
     const t = new FakeTransport();
@@ -113,11 +123,7 @@ describe('server-initiated closes', () => {
     // ran while B was between writing the route and binding: it deleted B's route, and the user stayed online
     // without one (every message to it waited for its next SYNC) until the presence refresh put it back.
     const { userId } = await f.store.registerAccount('twice');
-    const memory = f.memoryInbox;
-    const held: Array<() => void> = [];
-    f.inbox = Object.assign(Object.create(memory) as typeof memory, {
-      maxSeq: (id: number) => new Promise<number>((resolve) => held.push(() => resolve(memory.maxSeq(id)))),
-    });
+    const held = holdMaxSeq();
     const a = new FakeTransport();
     const sessionA = f.node.open(a);
     await f.send(sessionA, { requestId: userId, reqMsg: 'twice', cmd: Command.LOGIN_REQUEST, properties: { protocol: '2' } });
@@ -138,11 +144,7 @@ describe('server-initiated closes', () => {
 
   it('keeps the route a newer login of the same user is writing here when the older session closes meanwhile', async () => {
     const a = await f.connect('again');
-    const memory = f.memoryInbox;
-    const held: Array<() => void> = [];
-    f.inbox = Object.assign(Object.create(memory) as typeof memory, {
-      maxSeq: (id: number) => new Promise<number>((resolve) => held.push(() => resolve(memory.maxSeq(id)))),
-    });
+    const held = holdMaxSeq();
     const b = new FakeTransport();
     const sessionB = f.node.open(b);
     await f.send(sessionB, { requestId: a.userId, reqMsg: 'again', cmd: Command.LOGIN_REQUEST, properties: { protocol: '2' } });
