@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { messageTooLarge } from '../../common/src/message-size.ts';
 import { AddressLimiter, FrameRateLimiter, MAX_PENDING_FRAMES, PendingFrames, TokenBucket } from './limits.ts';
@@ -57,6 +58,15 @@ describe('AddressLimiter', () => {
     l.release('a');
     expect([l.tryAcquire('a'), l.count('a'), l.count('b')]).toEqual([true, 2, 1]);
     expect(new AddressLimiter(0).tryAcquire('a')).toBe(true);
+  });
+
+  it('holds a socket against its address until the socket closes', () => {
+    const l = new AddressLimiter(1);
+    const socket = () => Object.assign(new EventEmitter(), { remoteAddress: '10.0.0.1' });
+    const first = socket();
+    expect([l.hold(first), l.hold(socket())]).toEqual([true, false]);
+    first.emit('close');
+    expect([l.count('10.0.0.1'), l.hold(socket())]).toEqual([0, true]);
   });
 });
 

@@ -121,6 +121,17 @@ export class AddressLimiter {
     return true;
   }
 
+  /**
+   * Counts `socket` against its remote address until it closes; false (nothing counted) at the limit. The close
+   * listener's scope holds the address only, so nothing else of the caller (an upgrade request) stays alive with it.
+   */
+  hold(socket: { readonly remoteAddress?: string | undefined; once(event: 'close', listener: () => void): unknown }): boolean {
+    const address = socket.remoteAddress ?? '';
+    if (!this.tryAcquire(address)) return false;
+    socket.once('close', () => this.release(address));
+    return true;
+  }
+
   release(address: string): void {
     const n = this.#open.get(address) ?? 0;
     if (n <= 1) this.#open.delete(address);

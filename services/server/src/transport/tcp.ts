@@ -37,13 +37,10 @@ export class TcpTransport {
 
   #accept(node: SessionHost, socket: Socket): void {
     // Refused before any session exists: an address at its limit costs one accept and one close.
-    const ip = socket.remoteAddress ?? '';
-    const perAddress = this.#opts.perAddress;
-    if (perAddress && !perAddress.tryAcquire(ip)) {
+    if (this.#opts.perAddress && !this.#opts.perAddress.hold(socket)) {
       socket.destroy();
       return;
     }
-    if (perAddress) socket.once('close', () => perAddress.release(ip));
     this.#sockets.add(socket);
     const port = new TcpPort(socket);
     const session = node.open(port);

@@ -47,7 +47,7 @@ export class WsTransport {
         return;
       }
       // Counted from the upgrade request to the end of the socket, whatever happens in between.
-      if (this.#perAddress && !holdAddressSlot(this.#perAddress, req.socket)) {
+      if (this.#perAddress && !this.#perAddress.hold(req.socket)) {
         socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
@@ -89,18 +89,6 @@ export class WsTransport {
     if (this.#http && this.#onUpgrade) this.#http.off('upgrade', this.#onUpgrade);
     this.#wss.close();
   }
-}
-
-/**
- * Takes a slot of the socket's address until the socket closes; false when the address has none left.
- * A function of its own so that the close listener's scope holds the address, not the upgrade request
- * (a closure beside it would keep the whole IncomingMessage alive for the connection's lifetime).
- */
-function holdAddressSlot(limiter: AddressLimiter, socket: Socket): boolean {
-  const ip = socket.remoteAddress ?? '';
-  if (!limiter.tryAcquire(ip)) return false;
-  socket.once('close', () => limiter.release(ip));
-  return true;
 }
 
 /** One WebSocket connection as the server core sees it. An object, not closures: idle connections stay small. */
