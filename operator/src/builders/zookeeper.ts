@@ -35,11 +35,31 @@ export function zookeeperServers(cr: CimCluster): string {
  * creates it first anyway, because the entrypoint chowns it when started as root (under a custom securityContext).
  */
 export const ZOO_DATA_DIR = '/data';
-export const ZOOKEEPER_JVMFLAGS = '-Dzookeeper.fastleader.maxNotificationInterval=5000 -Dsun.net.inetaddr.negative.ttl=1';
+/**
+ * Members start together and first look each other up before their pods have addresses: the election's notification
+ * backoff then doubled up to its 60 s default and a fresh ensemble took a minute to form. Capped at 5 s; failed
+ * lookups are not cached by the JVM, and found ones for 5 s (the cluster DNS TTL) instead of 30 s, so a follower
+ * finds a replaced leader at its new address.
+ */
+export const ZOOKEEPER_JVMFLAGS = '-Dzookeeper.fastleader.maxNotificationInterval=5000 -Dsun.net.inetaddr.negative.ttl=1 -Dsun.net.inetaddr.ttl=5';
 export const ZOO_DATA_LOG_DIR = '/data/datalog';
+/**
+ * A replaced member waits (at most ZOO_OWN_NAME_WAIT seconds) until its own name resolves to its new address.
+ * Cluster DNS answers from a cache for a few seconds after a pod is replaced, and ZooKeeper resolves its own election
+ * address once, at start, and gives the IP to every peer it dials; the leader dials back only that address. A member
+ * that started on its predecessor's IP was never reached again (seen: the leader dialled the deleted pod's IP for
+ * two minutes while the new member stayed LOOKING). A first boot whose name is not published in time starts anyway.
+ */
+export const ZOOKEEPER_AWAIT_OWN_NAME =
+  'own="$HOSTNAME.$ZOO_DOMAIN"; for _ in $(seq 1 $(( ZOO_OWN_NAME_WAIT * 2 ))); do ' +
+  'read -r ip _ <<< "$(getent hosts "$own")"; [ "$ip" = "$POD_IP" ] && break; sleep 0.5; done; ' +
+  '[ "$ip" = "$POD_IP" ] || echo "$own does not resolve to $POD_IP yet (got ${ip:-nothing}); starting anyway" >&2';
+/** Seconds a member waits for its own name (ZOOKEEPER_AWAIT_OWN_NAME): above CoreDNS's cache (30 s) and the 5 s TTL. */
+export const ZOO_OWN_NAME_WAIT = 60;
 /** myid = ordinal + 1: the image writes myid from ZOO_MY_ID only, never from the hostname. */
 export const ZOOKEEPER_START =
-  'export ZOO_MY_ID=$(( ${HOSTNAME##*-} + 1 )); mkdir -p "$ZOO_DATA_DIR" "$ZOO_DATA_LOG_DIR"; exec /docker-entrypoint.sh zkServer.sh start-foreground';
+  'export ZOO_MY_ID=$(( ${HOSTNAME##*-} + 1 )); mkdir -p "$ZOO_DATA_DIR" "$ZOO_DATA_LOG_DIR"; ' +
+  `${ZOOKEEPER_AWAIT_OWN_NAME}; exec /docker-entrypoint.sh zkServer.sh start-foreground`;
 
 /**
  * ZooKeeper ensemble of 1 or 3 (immutable: the member list is static, see the CRD's CEL rule).
@@ -83,10 +103,11 @@ export function buildZookeeperStatefulSet(cr: CimCluster): V1StatefulSet | undef
                 { name: 'ZOO_DATA_LOG_DIR', value: ZOO_DATA_LOG_DIR },
                 { name: 'ZOO_AUTOPURGE_PURGEINTERVAL', value: '24' },
                 { name: 'ZOO_AUTOPURGE_SNAPRETAINCOUNT', value: '3' },
-                // Members start together and first look each other up before their pods have addresses: the
-                // election's notification backoff then doubled up to its 60 s default and a fresh ensemble took a
-                // minute to form. Capped at 5 s, and failed lookups are not cached by the JVM for 10 s.
                 { name: 'JVMFLAGS', value: ZOOKEEPER_JVMFLAGS },
+                // For ZOOKEEPER_AWAIT_OWN_NAME.
+                { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                { name: 'ZOO_DOMAIN', value: `${names.zookeeperHeadless}.${cr.metadata.namespace}.svc` },
+                { name: 'ZOO_OWN_NAME_WAIT', value: String(ZOO_OWN_NAME_WAIT) },
               ],
               ports: [
                 { name: 'client', containerPort: ZK_CLIENT_PORT, protocol: 'TCP' },

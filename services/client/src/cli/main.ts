@@ -13,6 +13,7 @@ import { tlsFetch, type Via } from '../sdk/transport.ts';
 import { defaultHistoryDir, History } from './history.ts';
 import { deviceIdOf } from './device-file.ts';
 import { FileSeenStore } from './seen-file.ts';
+import { makeWritesSynchronous } from './stdout-sync.ts';
 import { ChatShell } from './shell.ts';
 
 export const CHAT_OPTIONS = {
@@ -48,7 +49,11 @@ export interface ChatIo {
 /** The persisted seen-store, next to the user's history files. */
 export const SEEN_FILE = 'seen-msgids';
 
-const processIo = (): ChatIo => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, handleSignals: true });
+const processIo = (): ChatIo => {
+  // A message counts as shown (seen-file, ack) once its line is written: make that mean "in the pipe".
+  makeWritesSynchronous(process.stdout);
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, handleSignals: true };
+};
 
 /** @param argv the arguments after `cim chat`. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv, io: ChatIo = processIo()): Promise<number> {
