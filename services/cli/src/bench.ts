@@ -35,6 +35,7 @@ const benchOptionSpecs = {
   groupRate: { type: 'int', default: 20, min: 1, description: 'group messages per second, each to every other connected user' },
   duration: { type: 'number', default: 10, min: 0.2, description: 'seconds per message scenario' },
   drain: { type: 'number', default: 15, min: 1, description: 'seconds to wait for outstanding deliveries after sending' },
+  warmup: { type: 'number', default: 0, min: 0, max: 600, description: 'p2p and p2p-cim: seconds of sending at the same rate before --duration; those messages count (sent, received, lost) but their latency is reported apart' },
   workers: { type: 'int', default: 2, min: 1, max: 16, description: 'load-generator processes' },
   maxMsgRate: { type: 'number', default: 0, min: 0, description: "the started servers' --max-msg-rate (their default is 100 frames/s per connection; 0 = unlimited)" },
   out: { type: 'string', optional: true, description: 'write the results as JSON to this file' },
@@ -134,7 +135,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
     if (wants(o, 'p2p')) {
       step('p2p');
-      results.push(await benchP2p(fleet, cluster, users, { kind: 'native', rate: o.rate, durationS: o.duration, window: o.window, drainS: o.drain }));
+      results.push(await benchP2p(fleet, cluster, users, { kind: 'native', rate: o.rate, durationS: o.duration, warmupS: o.warmup, window: o.window, drainS: o.drain }));
     }
     if (wants(o, 'group')) {
       step('group');
@@ -149,7 +150,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       const deadline = now() + 30_000;
       while ((await loggedInUsers(metricsUrls)) < expected && now() < deadline) await new Promise((r) => setTimeout(r, 100));
       step('p2p-cim');
-      results.push(await benchP2p(fleet, cluster, c.users, { kind: 'cim', rate: o.rate, durationS: o.duration, window: o.window, drainS: o.drain }));
+      results.push(await benchP2p(fleet, cluster, c.users, { kind: 'cim', rate: o.rate, durationS: o.duration, warmupS: o.warmup, window: o.window, drainS: o.drain }));
     }
     if (failover) {
       // Last: it kills a server.

@@ -5,6 +5,7 @@
 import type { UserKind } from './protocol.ts';
 import type { Fleet } from './fleet.ts';
 import { CpuMeter, Histogram, now, round, type LatencySummary } from './stats.ts';
+import { formatLatency } from './report.ts';
 
 export interface Cluster {
   readonly routeUrl: string;
@@ -19,6 +20,8 @@ export interface ScenarioResult {
   readonly numbers: Record<string, number>;
   readonly latency?: LatencySummary;
   readonly latencyLabel?: string;
+  /** p2p with --warmup: the latency of the messages sent during the warm-up (not in `latency`) */
+  readonly warmupLatency?: LatencySummary;
   /** cores per cluster process over the phase */
   readonly clusterCpu: Record<string, number>;
   readonly generatorCpu: number;
@@ -111,7 +114,7 @@ export async function benchLogin(fleet: Fleet, cluster: Cluster, names: readonly
 }
 
 /** Private messages between users on different servers (both directions). */
-export async function benchP2p(fleet: Fleet, cluster: Cluster, users: readonly ConnectedUser[], o: { kind: UserKind; rate: number; durationS: number; window: number; drainS: number }): Promise<ScenarioResult> {
+export async function benchP2p(fleet: Fleet, cluster: Cluster, users: readonly ConnectedUser[], o: { kind: UserKind; rate: number; durationS: number; warmupS: number; window: number; drainS: number }): Promise<ScenarioResult> {
   const servers = [...new Set(users.map((u) => u.server))];
   const a = users.filter((u) => u.server === servers[0]);
   const b = users.filter((u) => u.server !== servers[0]);
@@ -123,12 +126,12 @@ export async function benchP2p(fleet: Fleet, cluster: Cluster, users: readonly C
     sends[b[k]!.worker]!.push([b[k]!.index, a[k]!.userId]);
   }
   const senders = pairs * 2;
-  const total = o.window > 0 ? 0 : Math.round(o.rate * o.durationS);
+  const total = o.window > 0 ? 0 : Math.round(o.rate * (o.warmupS + o.durationS));
   const done = meter(cluster, fleet);
   const t0 = now();
   const sendDone = await fleet.ask(
     'sendDone',
-    (i) => ({ type: 'p2p', sends: sends[i]!, rate: (o.rate * sends[i]!.length) / senders, durationS: o.durationS, window: o.window }),
+    (i) => ({ type: 'p2p', sends: sends[i]!, rate: (o.rate * sends[i]!.length) / senders, durationS: o.durationS, warmupS: o.warmupS, window: o.window }),
     `p2p-${o.kind} sending`,
     total,
   );
@@ -144,20 +147,26 @@ export async function benchP2p(fleet: Fleet, cluster: Cluster, users: readonly C
   const results = await fleet.ask('result', () => ({ type: 'collect' }));
   const m = done();
   const latency = new Histogram();
+  const warmupLatency = new Histogram();
   const n = { sent: 0, acked: 0, ackFailed: 0, offline: 0, receipts: 0, received: 0, duplicates: 0 };
   for (const r of results) {
     if (!r?.p2p) continue;
     latency.merge(r.p2p.latency);
+    warmupLatency.merge(r.p2p.warmupLatency);
     for (const k of Object.keys(n) as Array<keyof typeof n>) n[k] += r.p2p[k];
   }
   const lost = n.sent - n.received;
   const mode = o.window > 0 ? `closed loop, ${o.window} unacknowledged per sender` : `target ${o.rate}/s`;
+  // The warm-up's messages are in every count; only their latency is kept apart (the latency column is after it).
+  const warmup = o.warmupS > 0 ? warmupLatency.summary() : undefined;
+  const warmupNote = warmup ? `; the first ${o.warmupS} s (warm-up, not in the latency column): ${warmup.count > 0 ? formatLatency(warmup) : 'nothing received'}` : '';
   const how = o.kind === 'native' ? 'in-band MESSAGE over WebSocket, MESSAGE_ACK, DELIVERED receipts' : 'CIM API: POST /p2pRoute, receivers on TCP';
   return {
     scenario: o.kind === 'native' ? 'p2p' : 'p2p-cim',
-    description: `private, cross-server, ${how}; ${senders} senders, ${mode}, ${o.durationS} s`,
-    summary: `sent ${n.sent} (**${(n.sent / sendSeconds).toFixed(0)}/s**), received ${n.received}, acked ${n.acked}${n.ackFailed ? `, ack failures ${n.ackFailed}` : ''}${o.kind === 'native' ? `, receipts ${n.receipts}` : `, offline answers ${n.offline}`}, **lost ${lost}**, duplicates ${n.duplicates}`,
-    numbers: { ...n, lost, perSecond: round(n.sent / sendSeconds, 1), senders, seconds: round(m.seconds, 3) },
+    description: `private, cross-server, ${how}; ${senders} senders, ${mode}, ${o.warmupS > 0 ? `${o.warmupS} s warm-up + ` : ''}${o.durationS} s`,
+    summary: `sent ${n.sent} (**${(n.sent / sendSeconds).toFixed(0)}/s**), received ${n.received}, acked ${n.acked}${n.ackFailed ? `, ack failures ${n.ackFailed}` : ''}${o.kind === 'native' ? `, receipts ${n.receipts}` : `, offline answers ${n.offline}`}, **lost ${lost}**, duplicates ${n.duplicates}${warmupNote}`,
+    numbers: { ...n, lost, perSecond: round(n.sent / sendSeconds, 1), senders, seconds: round(m.seconds, 3), warmupSeconds: o.warmupS },
+    ...(warmup ? { warmupLatency: warmup } : {}),
     latency: latency.summary(),
     latencyLabel: 'send → receive',
     clusterCpu: m.clusterCpu,

@@ -7,7 +7,7 @@ import { Command, type CimFrame } from '../../../common/src/codec.ts';
 import { connectBenchUser } from '../bench-client.ts';
 import { connectCimUser, RouteHttp } from './cim-user.ts';
 import { closeFailover, handleFailover } from './failover-worker.ts';
-import type { FromWorker, ToWorker, UserKind } from './protocol.ts';
+import { WARMUP_MARK, type FromWorker, type ToWorker, type UserKind } from './protocol.ts';
 import { Histogram, now, selfCpuSeconds } from './stats.ts';
 
 interface GenUser {
@@ -120,6 +120,7 @@ async function loginUsers(m: Extract<ToWorker, { type: 'login' }>): Promise<void
 /** Private messages, open loop (`rate`) or closed loop (`window` unacknowledged per sender). */
 function runP2p(m: Extract<ToWorker, { type: 'p2p' }>): void {
   const latency = new Histogram();
+  const warmupLatency = new Histogram();
   const seen = new Set<string>();
   let sent = 0, acked = 0, ackFailed = 0, offline = 0, receipts = 0, received = 0, duplicates = 0;
   const inFlight = new Map<number, number>(); // closed loop: local index -> unacknowledged
@@ -141,18 +142,19 @@ function runP2p(m: Extract<ToWorker, { type: 'p2p' }>): void {
         if (seen.has(key)) return void duplicates++;
         seen.add(key);
         received++;
-        latency.record(now() - Number(ts));
+        (f.reqMsg.endsWith(WARMUP_MARK) ? warmupLatency : latency).record(now() - Number(ts));
       } else if (f.cmd === Command.MESSAGE_ACK) onAck(i, f.properties['code'] === '9000');
       else if (f.cmd === Command.RECEIPT) receipts += f.batchReqMsg.length;
     };
   }
   const targets = new Map(m.sends);
+  const t0 = now();
   const sendOne = (localIndex: number) => {
     const u = users[localIndex]!;
     const to = targets.get(localIndex)!;
     const n = (counters.get(localIndex) ?? 0) + 1;
     counters.set(localIndex, n);
-    const text = `p|${u.userId}|${n}|${now()}`;
+    const text = `p|${u.userId}|${n}|${now()}${now() - t0 < m.warmupS * 1000 ? WARMUP_MARK : ''}`;
     sent++;
     if (m.window > 0) inFlight.set(localIndex, (inFlight.get(localIndex) ?? 0) + 1);
     if (u.kind === 'native') u.send!({ cmd: Command.MESSAGE, requestId: u.userId, reqMsg: text, properties: { receiveUserId: String(to) } });
@@ -165,11 +167,10 @@ function runP2p(m: Extract<ToWorker, { type: 'p2p' }>): void {
   };
   stats = {
     progress: () => ({ done: sent, received, acked }),
-    result: () => ({ type: 'result', cpuSeconds: selfCpuSeconds(), p2p: { sent, acked, ackFailed, offline, receipts, received, duplicates, latency: latency.toData() } }),
+    result: () => ({ type: 'result', cpuSeconds: selfCpuSeconds(), p2p: { sent, acked, ackFailed, offline, receipts, received, duplicates, latency: latency.toData(), warmupLatency: warmupLatency.toData() } }),
   };
   startProgress();
   let stopped = false;
-  const t0 = now();
   const finish = () => {
     stopped = true;
     clearInterval(tick);
@@ -177,13 +178,14 @@ function runP2p(m: Extract<ToWorker, { type: 'p2p' }>): void {
   };
   const senders = m.sends.map(([i]) => i);
   if (senders.length === 0) return void send({ type: 'sendDone', sent: 0 });
-  const total = Math.round(m.rate * m.durationS);
+  const sendingS = m.warmupS + m.durationS;
+  const total = Math.round(m.rate * sendingS);
   let k = 0;
   // Open loop: every 2 ms send what is due; a generator that falls behind shows as achieved < target.
   const tick = setInterval(() => {
     const elapsed = (now() - t0) / 1000;
     if (m.window > 0) {
-      if (elapsed >= m.durationS) finish();
+      if (elapsed >= sendingS) finish();
       return;
     }
     const due = Math.min(total, Math.floor(elapsed * m.rate));
