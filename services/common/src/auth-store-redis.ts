@@ -1,5 +1,6 @@
 /** AuthStore on Redis, shared by every route and server. Keys are prefixed `cim-auth-` and all expire; each step touches one key. */
 import { isCluster, type RedisClient } from './redis-client.ts';
+import { RedisScript } from './redis-script.ts';
 import type { AuthStore, RefreshRecord } from './auth-store.ts';
 
 const K = {
@@ -25,24 +26,19 @@ redis.call('SET', KEYS[1], string.format('%d', at), 'PX', ARGV[2])
 return at
 `;
 
-type AuthRedis = RedisClient & {
-  cimAuthCount(key: string, windowMs: string): Promise<number>;
-  cimAuthRevokeUser(key: string, atMs: string, ttlMs: string): Promise<number>;
-};
+const COUNT = new RedisScript<number>(COUNT_LUA);
+const REVOKE_USER = new RedisScript<number>(REVOKE_USER_LUA);
 
 export class RedisAuthStore implements AuthStore {
-  readonly #redis: AuthRedis;
+  readonly #redis: RedisClient;
 
   /** Shares `client` (the route store's connection); closing it is left to its owner. */
   constructor(client: RedisClient) {
-    const redis = client as AuthRedis;
-    redis.defineCommand('cimAuthCount', { numberOfKeys: 1, lua: COUNT_LUA });
-    redis.defineCommand('cimAuthRevokeUser', { numberOfKeys: 1, lua: REVOKE_USER_LUA });
-    this.#redis = redis;
+    this.#redis = client;
   }
 
   countFailure(key: string, windowMs: number): Promise<number> {
-    return this.#redis.cimAuthCount(K.fail(key), String(Math.max(1, Math.ceil(windowMs))));
+    return COUNT.run(this.#redis, [K.fail(key)], [String(Math.max(1, Math.ceil(windowMs)))]);
   }
 
   async failures(key: string): Promise<number> {
@@ -62,7 +58,7 @@ export class RedisAuthStore implements AuthStore {
   }
 
   async revokeUser(userId: number, atMs: number, ttlMs: number): Promise<void> {
-    await this.#redis.cimAuthRevokeUser(K.user(userId), String(Math.floor(atMs)), String(Math.max(1, Math.ceil(ttlMs))));
+    await REVOKE_USER.run(this.#redis, [K.user(userId)], [String(Math.floor(atMs)), String(Math.max(1, Math.ceil(ttlMs)))]);
   }
 
   async isRevoked(t: { jti?: string; sid: string; userId: number; issuedAtMs: number }): Promise<boolean> {

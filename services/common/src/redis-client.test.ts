@@ -74,7 +74,10 @@ describe('createRedisClient', () => {
       expect(cluster.options.redisOptions).toMatchObject({ password: 'flag', maxRetriesPerRequest: 2 });
       expect(isCluster(sentinel)).toBe(false);
       expect(!isCluster(sentinel) && sentinel.options).toMatchObject({ name: 'm', sentinels: [{ host: '127.0.0.1', port: 3 }] });
-      expect(!isCluster(single) && single.options).toMatchObject({ host: '127.0.0.1', port: 4, enableAutoPipelining: true });
+      // No auto-pipelining anywhere (redis-client.ts says why).
+      expect(!isCluster(single) && single.options).toMatchObject({ host: '127.0.0.1', port: 4, enableAutoPipelining: false });
+      expect(!isCluster(sentinel) && sentinel.options.enableAutoPipelining).toBe(false);
+      expect(cluster.options.enableAutoPipelining).toBe(false);
     } finally {
       for (const c of [cluster, sentinel, single]) c.disconnect();
     }

@@ -78,12 +78,17 @@ export interface RedisClientOptions {
 }
 
 /**
- * What a long-running component wants: commands pipelined, a failed command retried twice, then an error.
+ * What a long-running component wants: a failed command retried twice, then an error.
+ * No auto-pipelining: it builds a Pipeline object, a promise chain and a deferred flush per event-loop turn, and
+ * on this workload that cost more than the system calls it saves. Measured with it off (docs/benchmarks.md,
+ * 2026-12-02 14:00): servers 0.36 instead of 0.45 cores at 1,000 private msg/s (p50 1.1 instead of 1.8 ms, p99
+ * 8.8 instead of 16 ms), p99 35 instead of 58 ms at 5,000/s, the ceiling 7,559 instead of 6,962/s, logins
+ * 12,190–12,441/s instead of 11,269–11,502/s; Redis itself does ~10 % more work per message (more, smaller reads).
  * Connects give up after 3 s (ioredis: 10 s) and are tried again: right after a Redis pod is replaced, a
  * Service may still send a connect to the old pod's address, which drops it, and the real node saw every
  * server's Redis stall 10 s on one such connect (logins timed out meanwhile) while the route's next try worked.
  */
-const DEFAULTS: RedisOptions = { enableAutoPipelining: true, maxRetriesPerRequest: 2, connectTimeout: 3000 };
+const DEFAULTS: RedisOptions = { enableAutoPipelining: false, maxRetriesPerRequest: 2, connectTimeout: 3000 };
 
 /** @throws RangeError on a URL parseRedisTarget refuses */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): RedisClient {
@@ -97,7 +102,7 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
   // The cluster client owns reconnects and the offline queue; of the per-connection options, these are its own.
   const { enableAutoPipelining: _pipelining, retryStrategy, lazyConnect, enableOfflineQueue: _queue, readOnly: _readOnly, ...perNode } = { ...DEFAULTS, ...options.redis };
   return new Cluster(target.nodes.map((n) => ({ ...n })), {
-    enableAutoPipelining: true,
+    enableAutoPipelining: false, // as DEFAULTS says
     // Reads from masters only: a replica may not have the write this process just made.
     scaleReads: 'master',
     ...(lazyConnect !== undefined ? { lazyConnect } : {}),
