@@ -478,6 +478,25 @@ describe('CimClient close', () => {
     expect(states.map((s) => s.to)).toEqual(['closed']);
   });
 
+  it('retries a logout the route could not do (5xx, as while its Redis is replaced): the user ends offline', async () => {
+    let refused = 0;
+    const offLines: number[] = [];
+    // The route answers the first two /offLine with HTTP 503, then works.
+    const flaky: typeof fetch = async (input, init) => {
+      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+      if (url.pathname === '/offLine') {
+        offLines.push(Date.now());
+        if (refused++ < 2) return new Response('{"code":"7200"}', { status: 503 });
+      }
+      return cim.fetch(input, init);
+    };
+    const carol = await connect('carol', { fetch: flaky });
+    await carol.close();
+    expect(offLines).toHaveLength(3);
+    expect(offLines[1]! - offLines[0]!).toBeGreaterThanOrEqual(250); // LOGOUT_RETRY_DELAYS_MS: 300, then 1000
+    expect(await cim.onlineUserIds()).not.toContain(carol.userId);
+  });
+
   it('rejects sends still waiting for an ack when closed', async () => {
     const alice = await connect('alice');
     cim.servers[cim.serverIndexOf(alice)]!.mute(true);

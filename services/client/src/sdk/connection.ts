@@ -18,7 +18,7 @@ import { disconnectAdvice, LoginHandshake, terminalError, type LoginAccepted } f
 import type { ResolvedOptions } from './options.ts';
 import type { RouteApi, ServerAssignment } from './route-api.ts';
 import { RouteSession } from './route-session.ts';
-import { errorText, isTerminal, isTransient, registerWithRetry, sleep } from './retry.ts';
+import { errorText, isTerminal, isTransient, LOGOUT_RETRY_DELAYS_MS, registerWithRetry, retryTransient, sleep } from './retry.ts';
 import { openConnection, type Connection } from './transport.ts';
 import { cimLoginFrame, cimPingFrame, type CimRoute, type Mode } from './cim-mode.ts';
 
@@ -153,7 +153,10 @@ export class Lifecycle {
       // Replaced by a newer login of the user: the presence is that session's now, not ours to clear.
       const replaced = report instanceof CimClientError && report.code === ClientErrorCode.REPLACED;
       if (wasLoggedIn && this.#userId !== undefined && !replaced) {
-        await this.session.offLine(this.#userId ?? 0, this.#isClosed() ? undefined : this.#abort.signal).catch((err: unknown) => this.#o.logger.warn({ err }, 'logout (/offLine) failed'));
+        const userId = this.#userId;
+        await retryTransient(() => this.session.offLine(userId, this.#isClosed() ? undefined : this.#abort.signal), LOGOUT_RETRY_DELAYS_MS).catch((err: unknown) =>
+          this.#o.logger.warn({ err }, 'logout (/offLine) failed'),
+        );
       }
     })();
     return this.#finishing;

@@ -26,6 +26,26 @@ export function isTerminal(err: CimClientError): boolean {
   return err.code === ClientErrorCode.REPLACED || err.code === ClientErrorCode.DISCONNECTED || err.code === ClientErrorCode.LOGIN_REJECTED;
 }
 
+/**
+ * Waits before the 2nd, 3rd and 4th attempt of the logout in close(). A route whose Redis is being replaced or
+ * failed over answers 5xx for a few seconds (ioredis fails queued commands on its third reconnect); a logout lost
+ * then leaves the user's route behind, and the next login is refused as a repeat login until that route expires.
+ */
+export const LOGOUT_RETRY_DELAYS_MS: readonly number[] = [300, 1_000, 2_000];
+
+/** Runs `fn` again after each of `delaysMs` while it fails with a transient error (isTransient); then throws. */
+export async function retryTransient<T>(fn: () => Promise<T>, delaysMs: readonly number[]): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const delay = delaysMs[attempt];
+      if (delay === undefined || !isTransient(err)) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
