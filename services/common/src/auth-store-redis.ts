@@ -1,6 +1,5 @@
 /** AuthStore on Redis, shared by every route and server. Keys are prefixed `cim-auth-` and all expire; each step touches one key. */
 import { isCluster, type RedisClient } from './redis-client.ts';
-import { RedisScript } from './redis-script.ts';
 import type { AuthStore, RefreshRecord } from './auth-store.ts';
 
 const K = {
@@ -26,19 +25,24 @@ redis.call('SET', KEYS[1], string.format('%d', at), 'PX', ARGV[2])
 return at
 `;
 
-const COUNT = new RedisScript<number>(COUNT_LUA);
-const REVOKE_USER = new RedisScript<number>(REVOKE_USER_LUA);
+type AuthRedis = RedisClient & {
+  cimAuthCount(key: string, windowMs: string): Promise<number>;
+  cimAuthRevokeUser(key: string, atMs: string, ttlMs: string): Promise<number>;
+};
 
 export class RedisAuthStore implements AuthStore {
-  readonly #redis: RedisClient;
+  readonly #redis: AuthRedis;
 
   /** Shares `client` (the route store's connection); closing it is left to its owner. */
   constructor(client: RedisClient) {
-    this.#redis = client;
+    const redis = client as AuthRedis;
+    redis.defineCommand('cimAuthCount', { numberOfKeys: 1, lua: COUNT_LUA });
+    redis.defineCommand('cimAuthRevokeUser', { numberOfKeys: 1, lua: REVOKE_USER_LUA });
+    this.#redis = redis;
   }
 
   countFailure(key: string, windowMs: number): Promise<number> {
-    return COUNT.run(this.#redis, [K.fail(key)], [String(Math.max(1, Math.ceil(windowMs)))]);
+    return this.#redis.cimAuthCount(K.fail(key), String(Math.max(1, Math.ceil(windowMs))));
   }
 
   async failures(key: string): Promise<number> {
@@ -58,7 +62,7 @@ export class RedisAuthStore implements AuthStore {
   }
 
   async revokeUser(userId: number, atMs: number, ttlMs: number): Promise<void> {
-    await REVOKE_USER.run(this.#redis, [K.user(userId)], [String(Math.floor(atMs)), String(Math.max(1, Math.ceil(ttlMs)))]);
+    await this.#redis.cimAuthRevokeUser(K.user(userId), String(Math.floor(atMs)), String(Math.max(1, Math.ceil(ttlMs))));
   }
 
   async isRevoked(t: { jti?: string; sid: string; userId: number; issuedAtMs: number }): Promise<boolean> {

@@ -6,7 +6,6 @@
  */
 import type { RedisClient } from '../redis-client.ts';
 import { keys } from '../keys.ts';
-import { RedisScript } from '../redis-script.ts';
 import { checkServer, checkUserId, type ContactAdd, type ContactSettings, type ContactStore } from './types.ts';
 
 // KEYS[1] the owner's list. ARGV[1] contact, ARGV[2] max.
@@ -38,24 +37,29 @@ if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS
 return 1
 `;
 
-const ADD = new RedisScript<ContactAdd>(ADD_LUA);
-const ONLINE = new RedisScript<number>(ONLINE_LUA);
-const OFFLINE = new RedisScript<number>(OFFLINE_LUA);
+type ContactRedis = RedisClient & {
+  cimContactAdd(list: string, contact: string, max: string): Promise<ContactAdd>;
+  cimPresenceOnline(users: string, servers: string, userId: string, server: string): Promise<number>;
+  cimPresenceOffline(users: string, servers: string, userId: string, server: string): Promise<number>;
+};
 
 const ids = (members: readonly string[]) => members.map(Number).filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
 
 export class RedisContactStore implements ContactStore {
-  readonly #redis: RedisClient;
+  readonly #redis: ContactRedis;
 
   constructor(redis: RedisClient) {
-    this.#redis = redis;
+    redis.defineCommand('cimContactAdd', { numberOfKeys: 1, lua: ADD_LUA });
+    redis.defineCommand('cimPresenceOnline', { numberOfKeys: 2, lua: ONLINE_LUA });
+    redis.defineCommand('cimPresenceOffline', { numberOfKeys: 2, lua: OFFLINE_LUA });
+    this.#redis = redis as ContactRedis;
   }
 
   async add(owner: number, contact: number, max: number): Promise<ContactAdd> {
     checkUserId('owner', owner);
     checkUserId('contact', contact);
     if (owner === contact) throw new RangeError('contacts: nobody is their own contact');
-    const result = await ADD.run(this.#redis, [keys.contacts(owner)], [String(contact), String(max)]);
+    const result = await this.#redis.cimContactAdd(keys.contacts(owner), String(contact), String(max));
     // Written even when it exists: repairs a reverse entry lost between the two writes.
     if (result !== 'full') await this.#redis.sadd(keys.contactWatchers(contact), String(owner));
     return result;
@@ -105,13 +109,13 @@ export class RedisContactStore implements ContactStore {
   async announceOnline(userId: number, server: string): Promise<boolean> {
     checkUserId('userId', userId);
     checkServer(server);
-    return (await ONLINE.run(this.#redis, [keys.presenceAnnounced, keys.presenceServers], [String(userId), server])) === 1;
+    return (await this.#redis.cimPresenceOnline(keys.presenceAnnounced, keys.presenceServers, String(userId), server)) === 1;
   }
 
   async announceOffline(userId: number, server: string): Promise<boolean> {
     checkUserId('userId', userId);
     checkServer(server);
-    return (await OFFLINE.run(this.#redis, [keys.presenceAnnounced, keys.presenceServers], [String(userId), server])) === 1;
+    return (await this.#redis.cimPresenceOffline(keys.presenceAnnounced, keys.presenceServers, String(userId), server)) === 1;
   }
 
   async announcedServers(): Promise<string[]> {

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis-client.ts';
 import { keys } from '../keys.ts';
-import { RedisScript } from '../redis-script.ts';
 import { checkGroupName, checkId, checkMax, checkMessageId, parseGroup } from './entry.ts';
 import type { Group, GroupChange, GroupMember, GroupMembership, GroupRefusal, GroupRole, GroupSequence, GroupStore } from './types.ts';
 
@@ -77,9 +76,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-const CHANGE = new RedisScript<[string, number]>(CHANGE_LUA);
-const SEQUENCE = new RedisScript<[number, number]>(SEQUENCE_LUA);
-const UNLOCK = new RedisScript<number>(UNLOCK_LUA);
+type GroupRedis = RedisClient & {
+  cimGroupChange(group: string, members: string, op: string, by: string, target: string, arg: string): Promise<[string, number]>;
+  cimGroupSequence(seq: string, ids: string, id: string, max: string): Promise<[number, number]>;
+  cimGroupUnlock(lock: string, token: string): Promise<number>;
+};
 
 export interface RedisGroupStoreOptions {
   /** how long a fan-out may hold the group's lock before another process may take it */
@@ -92,12 +93,15 @@ const ROLES: ReadonlySet<string> = new Set(['owner', 'admin', 'member']);
 const asRole = (s: string | null | undefined): GroupRole | undefined => (s && ROLES.has(s) ? (s as GroupRole) : undefined);
 
 export class RedisGroupStore implements GroupStore {
-  readonly #redis: RedisClient;
+  readonly #redis: GroupRedis;
   readonly #lockTtlMs: number;
   readonly #lockWaitMs: number;
 
   constructor(redis: RedisClient, options: RedisGroupStoreOptions = {}) {
-    this.#redis = redis;
+    redis.defineCommand('cimGroupChange', { numberOfKeys: 2, lua: CHANGE_LUA });
+    redis.defineCommand('cimGroupSequence', { numberOfKeys: 2, lua: SEQUENCE_LUA });
+    redis.defineCommand('cimGroupUnlock', { numberOfKeys: 1, lua: UNLOCK_LUA });
+    this.#redis = redis as GroupRedis;
     this.#lockTtlMs = options.lockTtlMs ?? 15_000;
     this.#lockWaitMs = options.lockWaitMs ?? 5_000;
   }
@@ -122,7 +126,7 @@ export class RedisGroupStore implements GroupStore {
 
   async #change(groupId: number, op: string, by: number, target: number, arg: string): Promise<GroupChange> {
     checkId('groupId', groupId);
-    const [status, changed] = await CHANGE.run(this.#redis, [keys.group(groupId), keys.groupMembers(groupId)], [op, String(by), String(target), arg]);
+    const [status, changed] = await this.#redis.cimGroupChange(keys.group(groupId), keys.groupMembers(groupId), op, String(by), String(target), arg);
     if (status !== 'ok') return { ok: false, refusal: status as GroupRefusal };
     // The user's index follows the members hash; written even when unchanged, which repairs a lost write.
     if (op === 'join' || op === 'invite') await this.#redis.sadd(keys.userGroups(target), String(groupId));
@@ -207,7 +211,7 @@ export class RedisGroupStore implements GroupStore {
     checkId('groupId', groupId);
     checkMessageId(id);
     checkMax(maxIds);
-    const [gseq, duplicate] = await SEQUENCE.run(this.#redis, [keys.groupSeq(groupId), keys.groupIds(groupId)], [id, String(maxIds)]);
+    const [gseq, duplicate] = await this.#redis.cimGroupSequence(keys.groupSeq(groupId), keys.groupIds(groupId), id, String(maxIds));
     return { gseq, duplicate: duplicate === 1 };
   }
 
@@ -228,7 +232,7 @@ export class RedisGroupStore implements GroupStore {
     try {
       return await fn();
     } finally {
-      await UNLOCK.run(this.#redis, [key], [token]).catch(() => undefined);
+      await this.#redis.cimGroupUnlock(key, token).catch(() => undefined);
     }
   }
 }

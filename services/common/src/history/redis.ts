@@ -4,7 +4,6 @@
  */
 import type { RedisClient } from '../redis-client.ts';
 import { keys } from '../keys.ts';
-import { RedisScript } from '../redis-script.ts';
 import { checkConversation, checkHistoryLimits, checkHistoryPage, historyIdKey, normalizeHistoryMessage, parseHistoryEntry } from './entry.ts';
 import type { HistoryAppendResult, HistoryEntry, HistoryLimits, HistoryMessage, HistoryStore } from './types.ts';
 
@@ -27,23 +26,30 @@ redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return {seq, 0}
 `;
 
-const APPEND = new RedisScript<[number, number]>(APPEND_LUA);
+type HistoryRedis = RedisClient & {
+  cimHistoryAppend(entries: string, seq: string, ids: string, id: string, body: string, max: string, ttlMs: string): Promise<[number, number]>;
+};
 
 export class RedisHistoryStore implements HistoryStore {
-  readonly #redis: RedisClient;
+  readonly #redis: HistoryRedis;
 
   constructor(redis: RedisClient) {
-    this.#redis = redis;
+    redis.defineCommand('cimHistoryAppend', { numberOfKeys: 3, lua: APPEND_LUA });
+    this.#redis = redis as HistoryRedis;
   }
 
   async append(conversation: string, message: HistoryMessage, limits: HistoryLimits): Promise<HistoryAppendResult> {
     checkConversation(conversation);
     checkHistoryLimits(limits);
     const m = normalizeHistoryMessage(message);
-    const [seq, duplicate] = await APPEND.run(
-      this.#redis,
-      [keys.history(conversation), keys.historySeq(conversation), keys.historyIds(conversation)],
-      [historyIdKey(m), JSON.stringify(m), String(limits.maxEntries), String(limits.ttlMs)],
+    const [seq, duplicate] = await this.#redis.cimHistoryAppend(
+      keys.history(conversation),
+      keys.historySeq(conversation),
+      keys.historyIds(conversation),
+      historyIdKey(m),
+      JSON.stringify(m),
+      String(limits.maxEntries),
+      String(limits.ttlMs),
     );
     return { seq, duplicate: duplicate === 1 };
   }

@@ -1,6 +1,5 @@
 import type { RedisClient } from '../redis-client.ts';
 import { keys } from '../keys.ts';
-import { RedisScript } from '../redis-script.ts';
 import { appendTargets, linkOptimistically, SNAPSHOT_ATTEMPTS } from './devices.ts';
 import { checkDevice, checkLimits, checkPage, checkUserId, distinctSeqs, idempotencyKey, normalizeMessage, parseEntry, REFUSED_NO_DEVICE, REFUSED_PER_SENDER, senderCap } from './entry.ts';
 import type { AppendOptions, AppendResult, DeviceInboxStore, DeviceLimits, InboxEntry, InboxLimits, InboxMessage, LinkedDevice, LinkResult } from './types.ts';
@@ -114,9 +113,11 @@ end
 return removed
 `;
 
-const APPEND = new RedisScript<[number, number | string, number, number]>(APPEND_LUA);
-const LINK = new RedisScript<[number, string?]>(LINK_LUA);
-const ACK = new RedisScript<string[]>(ACK_LUA);
+type InboxRedis = RedisClient & {
+  cimInboxAppend(numKeys: number, ...keysAndArgs: string[]): Promise<[number, number | string, number, number]>;
+  cimInboxLink(numKeys: number, ...keysAndArgs: string[]): Promise<[number, string?]>;
+  cimInboxAck(inbox: string, senders: string, ...seqs: string[]): Promise<string[]>;
+};
 
 /** Seqs per ack script call: keeps one script's run (which blocks Redis) short. */
 const ACK_CHUNK = 1000;
@@ -136,12 +137,15 @@ const decodeSnapshot = (snapshot: string): string[] => (snapshot === '' ? [] : s
  * connection; the client's owner closes it.
  */
 export class RedisInboxStore implements DeviceInboxStore {
-  readonly #redis: RedisClient;
+  readonly #redis: InboxRedis;
   /** userId -> linked devices, sorted (absent: none assumed, the common case) */
   readonly #linked = new Map<number, string[]>();
 
   constructor(redis: RedisClient) {
-    this.#redis = redis;
+    redis.defineCommand('cimInboxAppend', { lua: APPEND_LUA });
+    redis.defineCommand('cimInboxLink', { lua: LINK_LUA });
+    redis.defineCommand('cimInboxAck', { numberOfKeys: 2, lua: ACK_LUA });
+    this.#redis = redis as InboxRedis;
   }
 
   #remember(userId: number, devices: string[]): void {
@@ -162,7 +166,7 @@ export class RedisInboxStore implements DeviceInboxStore {
       const linked = this.#linked.get(userId) ?? [];
       const boxes = appendTargets(linked, options.exceptDevice).flatMap((d) => [keys.deviceInbox(userId, d), keys.deviceInboxSenders(userId, d)]);
       const keyList = [keys.inboxSeq(userId), keys.inboxIds(userId), keys.inboxDevices(userId), ...boxes];
-      const [seq, second, dropped, refused] = await APPEND.run(this.#redis, keyList, [...args, encodeSnapshot(linked)]);
+      const [seq, second, dropped, refused] = await this.#redis.cimInboxAppend(keyList.length, ...keyList, ...args, encodeSnapshot(linked));
       if (seq === -1) {
         this.#remember(userId, decodeSnapshot(String(second)));
         continue;
@@ -188,7 +192,7 @@ export class RedisInboxStore implements DeviceInboxStore {
     const wanted = distinctSeqs(seqs);
     const removed: string[] = [];
     for (let i = 0; i < wanted.length; i += ACK_CHUNK) {
-      removed.push(...(await ACK.run(this.#redis, [keys.deviceInbox(userId, device), keys.deviceInboxSenders(userId, device)], wanted.slice(i, i + ACK_CHUNK).map(String))));
+      removed.push(...(await this.#redis.cimInboxAck(keys.deviceInbox(userId, device), keys.deviceInboxSenders(userId, device), ...wanted.slice(i, i + ACK_CHUNK).map(String))));
     }
     return parseAll(removed);
   }
@@ -209,7 +213,7 @@ export class RedisInboxStore implements DeviceInboxStore {
         ...evict.flatMap((d) => [keys.deviceInbox(userId, d), keys.deviceInboxSenders(userId, d)]),
       ];
       const snapshot = encodeSnapshot(linked.map((d) => d.device).sort());
-      const [done] = await LINK.run(this.#redis, keyList, [snapshot, device, String(limits.now), ...evict]);
+      const [done] = await this.#redis.cimInboxLink(keyList.length, ...keyList, snapshot, device, String(limits.now), ...evict);
       if (done !== 1) return false;
       this.#remember(userId, [...new Set([...linked.map((d) => d.device).filter((d) => !evict.includes(d)), device])].sort());
       return true;

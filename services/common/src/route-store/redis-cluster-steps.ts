@@ -8,7 +8,6 @@
  */
 import { keys } from '../keys.ts';
 import type { RedisClient } from '../redis-client.ts';
-import { RedisScript } from '../redis-script.ts';
 import type { Account } from './types.ts';
 
 // KEYS[1] last-id counter. The next id: max(now in ms, last + 1), as the one-Redis REGISTER_LUA hands out.
@@ -52,11 +51,19 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
 
-/** The single-slot steps, one key each: KEYS[1] as described above each script. */
-export const ALLOC_ID = new RedisScript<string>(ALLOC_ID_LUA);
-export const ROUTE_LOGIN = new RedisScript<string>(ROUTE_LOGIN_LUA);
-export const ROUTE_LOGOUT = new RedisScript<number>(ROUTE_LOGOUT_LUA);
-export const ROUTE_REFRESH = new RedisScript<number>(ROUTE_REFRESH_LUA);
+export const ROUTE_CLUSTER_SCRIPTS = {
+  cimAllocId: { numberOfKeys: 1, lua: ALLOC_ID_LUA },
+  cimRouteLogin: { numberOfKeys: 1, lua: ROUTE_LOGIN_LUA },
+  cimRouteLogout: { numberOfKeys: 1, lua: ROUTE_LOGOUT_LUA },
+  cimRouteRefresh: { numberOfKeys: 1, lua: ROUTE_REFRESH_LUA },
+} as const;
+
+export interface ClusterRouteCommands {
+  cimAllocId(lastId: string): Promise<string>;
+  cimRouteLogin(route: string, server: string, ttlMs: string, takeOver: string): Promise<string>;
+  cimRouteLogout(route: string, server: string): Promise<number>;
+  cimRouteRefresh(route: string, server: string, ttlMs: string): Promise<number>;
+}
 
 /**
  * Registration in four single-slot steps. The name claim (HSETNX on the names hash) is the commit point:
@@ -71,14 +78,14 @@ export const ROUTE_REFRESH = new RedisScript<number>(ROUTE_REFRESH_LUA);
  * such accounts into the names hash before a cluster serves them.
  */
 export async function registerOnCluster(
-  redis: RedisClient,
+  redis: RedisClient & ClusterRouteCommands,
   userName: string,
   credential: string | undefined,
   credentialKey: (userId: number | string) => string,
 ): Promise<{ account: Account; credential: string | undefined; created: boolean }> {
   const existing = await redis.hget(keys.accountNames, userName);
   if (existing !== null) return answer(redis, userName, existing, false, credentialKey);
-  const id = await ALLOC_ID.run(redis, [keys.lastAccountId]);
+  const id = await redis.cimAllocId(keys.lastAccountId);
   if (credential !== undefined) await redis.set(credentialKey(id), credential);
   await redis.set(keys.account(id), userName);
   if ((await redis.hsetnx(keys.accountNames, userName, id)) === 1) return { account: { userId: Number(id), userName }, credential, created: true };

@@ -1,7 +1,6 @@
 import { keys } from '../keys.ts';
 import { createRedisClient, isCluster, type RedisClient, type RedisClientOptions } from '../redis-client.ts';
-import { RedisScript } from '../redis-script.ts';
-import { registerOnCluster, ROUTE_LOGIN, ROUTE_LOGOUT, ROUTE_REFRESH } from './redis-cluster-steps.ts';
+import { ROUTE_CLUSTER_SCRIPTS, type ClusterRouteCommands, registerOnCluster } from './redis-cluster-steps.ts';
 import type { Account, LoginResult, RefreshResult, RouteStore } from './types.ts';
 
 // Migration from CIM (reference §6): an account CIM registered is the bare key {userName} = "cim-account:{id}"
@@ -107,12 +106,14 @@ end
 return moved
 `;
 
-const REGISTER = new RedisScript<string>(REGISTER_LUA);
-const REGISTER_CREDENTIAL = new RedisScript<[string, string | null, number]>(REGISTER_CREDENTIAL_LUA);
-const SET_CREDENTIAL = new RedisScript<number>(SET_CREDENTIAL_LUA);
-const LOGIN = new RedisScript<string>(LOGIN_LUA);
-const LOGOUT = new RedisScript<number>(LOGOUT_LUA);
-const REFRESH = new RedisScript<string[]>(REFRESH_LUA);
+type CimRedis = RedisClient & ClusterRouteCommands & {
+  cimRegister(names: string, lastId: string, cimNameKey: string, userName: string, accountPrefix: string): Promise<string>;
+  cimRegisterCredential(names: string, lastId: string, credentialPrefix: string, cimNameKey: string, userName: string, accountPrefix: string, credential: string): Promise<[string, string | null, number]>;
+  cimSetCredential(account: string, credential: string, value: string): Promise<number>;
+  cimLogin(route: string, status: string, userId: string, server: string, ttlMs: string, takeOver: string): Promise<string>;
+  cimLogout(route: string, status: string, userId: string, server: string): Promise<number>;
+  cimRefresh(numKeys: number, ...args: string[]): Promise<string[]>;
+};
 
 const REFRESH_CHUNK = 500;
 
@@ -124,15 +125,22 @@ const REFRESH_CHUNK = 500;
  * and leaves closing to its owner.
  */
 export class RedisRouteStore implements RouteStore {
-  readonly #redis: RedisClient;
+  readonly #redis: CimRedis;
   readonly #ownsClient: boolean;
   readonly #cluster: boolean;
 
   /** @throws RangeError on a URL redis-client.ts refuses */
   constructor(urlOrClient: string | RedisClient, options: RedisClientOptions = {}) {
     this.#ownsClient = typeof urlOrClient === 'string';
-    const redis = (typeof urlOrClient === 'string' ? createRedisClient(urlOrClient, options) : urlOrClient);
+    const redis = (typeof urlOrClient === 'string' ? createRedisClient(urlOrClient, options) : urlOrClient) as CimRedis;
     this.#cluster = isCluster(redis);
+    for (const [name, def] of Object.entries(ROUTE_CLUSTER_SCRIPTS)) redis.defineCommand(name, def);
+    redis.defineCommand('cimRegister', { numberOfKeys: 3, lua: REGISTER_LUA });
+    redis.defineCommand('cimRegisterCredential', { numberOfKeys: 4, lua: REGISTER_CREDENTIAL_LUA });
+    redis.defineCommand('cimSetCredential', { numberOfKeys: 2, lua: SET_CREDENTIAL_LUA });
+    redis.defineCommand('cimLogin', { numberOfKeys: 2, lua: LOGIN_LUA });
+    redis.defineCommand('cimLogout', { numberOfKeys: 2, lua: LOGOUT_LUA });
+    redis.defineCommand('cimRefresh', { lua: REFRESH_LUA });
     this.#redis = redis;
   }
 
@@ -143,13 +151,13 @@ export class RedisRouteStore implements RouteStore {
 
   async registerAccount(userName: string): Promise<Account> {
     if (this.#cluster) return (await registerOnCluster(this.#redis, userName, undefined, credentialKey)).account;
-    const id = await REGISTER.run(this.#redis, [keys.accountNames, keys.lastAccountId, userName], [userName, keys.account('')]);
+    const id = await this.#redis.cimRegister(keys.accountNames, keys.lastAccountId, userName, userName, keys.account(''));
     return { userId: Number(id), userName };
   }
 
   async registerWithCredential(userName: string, credential: string): Promise<{ account: Account; credential: string | undefined; created: boolean }> {
     if (this.#cluster) return registerOnCluster(this.#redis, userName, credential, credentialKey);
-    const [id, stored, created] = await REGISTER_CREDENTIAL.run(this.#redis, [keys.accountNames, keys.lastAccountId, credentialKey(''), userName], [userName, keys.account(''), credential]);
+    const [id, stored, created] = await this.#redis.cimRegisterCredential(keys.accountNames, keys.lastAccountId, credentialKey(''), userName, userName, keys.account(''), credential);
     return { account: { userId: Number(id), userName }, credential: stored ?? undefined, created: created === 1 };
   }
 
@@ -164,7 +172,7 @@ export class RedisRouteStore implements RouteStore {
       await this.#redis.set(credentialKey(userId), credential);
       return true;
     }
-    return (await SET_CREDENTIAL.run(this.#redis, [keys.account(userId), credentialKey(userId)], [credential])) === 1;
+    return (await this.#redis.cimSetCredential(keys.account(userId), credentialKey(userId), credential)) === 1;
   }
 
   async getAccount(userId: number): Promise<Account | undefined> {
@@ -186,25 +194,25 @@ export class RedisRouteStore implements RouteStore {
   async login(userId: number, server: string, ttlMs: number, takeOverFrom = ''): Promise<LoginResult> {
     if (this.#cluster) {
       // The route is the truth, written first; the index after it (a member without a route is repaired on read).
-      const current = await ROUTE_LOGIN.run(this.#redis, [keys.route(userId)], [server, String(Math.ceil(ttlMs)), takeOverFrom]);
+      const current = await this.#redis.cimRouteLogin(keys.route(userId), server, String(Math.ceil(ttlMs)), takeOverFrom);
       if (current !== '') return { ok: false, currentServer: current };
       await this.#redis.sadd(keys.loginStatus, String(userId));
       return { ok: true };
     }
-    const current = await LOGIN.run(this.#redis, [keys.route(userId), keys.loginStatus], [String(userId), server, String(Math.ceil(ttlMs)), takeOverFrom]);
+    const current = await this.#redis.cimLogin(keys.route(userId), keys.loginStatus, String(userId), server, String(Math.ceil(ttlMs)), takeOverFrom);
     return current === '' ? { ok: true } : { ok: false, currentServer: current };
   }
 
   async logout(userId: number, server = ''): Promise<boolean> {
     if (this.#cluster) {
-      const deleted = await ROUTE_LOGOUT.run(this.#redis, [keys.route(userId)], [server]);
+      const deleted = await this.#redis.cimRouteLogout(keys.route(userId), server);
       if (deleted === -1) return false; // routed to another server: its index entry stays
       await this.#redis.srem(keys.loginStatus, String(userId));
       // A login that got in between our two steps keeps its index entry (else the next refresh restores it).
       if ((await this.#redis.exists(keys.route(userId))) === 1) await this.#redis.sadd(keys.loginStatus, String(userId));
       return deleted === 1;
     }
-    return (await LOGOUT.run(this.#redis, [keys.route(userId), keys.loginStatus], [String(userId), server])) === 1;
+    return (await this.#redis.cimLogout(keys.route(userId), keys.loginStatus, String(userId), server)) === 1;
   }
 
   async getRoute(userId: number): Promise<string | undefined> {
@@ -218,13 +226,20 @@ export class RedisRouteStore implements RouteStore {
       if (this.#cluster) {
         // One script per route (each its own slot), pipelined per node; then the index, in its own slot, gets
         // every user still here, which also heals an entry a login lost between its two steps.
-        const states = await Promise.all(chunk.map((id) => ROUTE_REFRESH.run(this.#redis, [keys.route(id)], [server, String(Math.ceil(ttlMs))])));
+        const states = await Promise.all(chunk.map((id) => this.#redis.cimRouteRefresh(keys.route(id), server, String(Math.ceil(ttlMs)))));
         const here = chunk.filter((_, j) => states[j] !== 2);
         movedElsewhere.push(...chunk.filter((_, j) => states[j] === 2));
         if (here.length > 0) await this.#redis.sadd(keys.loginStatus, ...here.map(String));
         continue;
       }
-      const moved = await REFRESH.run(this.#redis, [keys.loginStatus, ...chunk.map((id) => keys.route(id))], [server, String(Math.ceil(ttlMs)), ...chunk.map(String)]);
+      const moved = await this.#redis.cimRefresh(
+        chunk.length + 1,
+        keys.loginStatus,
+        ...chunk.map((id) => keys.route(id)),
+        server,
+        String(Math.ceil(ttlMs)),
+        ...chunk.map(String),
+      );
       movedElsewhere.push(...moved.map(Number));
     }
     return { movedElsewhere };
