@@ -79,11 +79,11 @@ export interface RedisClientOptions {
 
 /**
  * What a long-running component wants: a failed command retried twice, then an error.
- * No auto-pipelining: it builds a Pipeline object, a promise chain and a deferred flush per event-loop turn, and
- * on this workload that cost more than the system calls it saves. Measured with it off (docs/benchmarks.md,
- * 2026-12-02 14:00): servers 0.36 instead of 0.45 cores at 1,000 private msg/s (p50 1.1 instead of 1.8 ms, p99
- * 8.8 instead of 16 ms), p99 35 instead of 58 ms at 5,000/s, the ceiling 7,559 instead of 6,962/s, logins
- * 12,190–12,441/s instead of 11,269–11,502/s; Redis itself does ~10 % more work per message (more, smaller reads).
+ * No auto-pipelining: it builds a Pipeline object (with a copy of every defined script command), a promise chain
+ * and a deferred flush per event-loop turn, and on this workload that cost more than the system calls it saves
+ * (docs/benchmarks.md, 2026-12-02 13:50): at 1,000 private msg/s servers 0.34–0.38 instead of 0.45 cores, p99 7–9
+ * instead of 12–16 ms; at 5,000/s p99 37–49 instead of 56–58 ms; more logins per route core. Redis does 4–10 %
+ * more work per message (more, smaller reads).
  * Connects give up after 3 s (ioredis: 10 s) and are tried again: right after a Redis pod is replaced, a
  * Service may still send a connect to the old pod's address, which drops it, and the real node saw every
  * server's Redis stall 10 s on one such connect (logins timed out meanwhile) while the route's next try worked.
