@@ -154,7 +154,8 @@ function runP2p(m: Extract<ToWorker, { type: 'p2p' }>): void {
     const to = targets.get(localIndex)!;
     const n = (counters.get(localIndex) ?? 0) + 1;
     counters.set(localIndex, n);
-    const text = `p|${u.userId}|${n}|${now()}${now() - t0 < m.warmupS * 1000 ? WARMUP_MARK : ''}`;
+    const at = now();
+    const text = `p|${u.userId}|${n}|${at}${at - t0 < m.warmupS * 1000 ? WARMUP_MARK : ''}`;
     sent++;
     if (m.window > 0) inFlight.set(localIndex, (inFlight.get(localIndex) ?? 0) + 1);
     if (u.kind === 'native') u.send!({ cmd: Command.MESSAGE, requestId: u.userId, reqMsg: text, properties: { receiveUserId: String(to) } });
