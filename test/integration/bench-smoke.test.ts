@@ -42,6 +42,8 @@ it('runs every scenario and reports complete, loss-free counts', async () => {
   expect(by.get('connections')!.numbers['connections']).toBe(users);
   // Heartbeat CPU is measured (a number; its size is a benchmark's business, not a test's).
   expect(Number.isFinite(by.get('connections')!.numbers['heartbeatCpuMicrosPerConnectionSecond'])).toBe(true);
+  // The live heap is measured too: full GCs forced through the servers' inspectors answered.
+  expect(Number.isFinite(by.get('connections')!.numbers['liveHeapBytesPerConnection'])).toBe(true);
 
   // 0.5 s of warm-up and 1 s measured at 120/s: 180 messages, each counted; the warm-up's latency is kept apart.
   for (const name of ['p2p', 'p2p-cim']) {

@@ -13,6 +13,7 @@ import { Fleet } from './bench/fleet.ts';
 import { summariseProfiles } from './bench/profile-summary.ts';
 import { formatTable } from './bench/report.ts';
 import { benchFailover } from './bench/failover.ts';
+import { collectGarbage } from './bench/full-gc.ts';
 import { runKillCommand } from './bench/kill-command.ts';
 import { benchGroup, benchLogin, benchP2p, connectUsers, loggedInUsers, serverMemory, type Cluster, type ConnectedUser, type ScenarioResult } from './bench/scenarios.ts';
 import { now, round } from './bench/stats.ts';
@@ -79,6 +80,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         // --max-connections-per-address 0: every simulated client comes from 127.0.0.1 (after a failover, all on one server).
         serverArgs: ['--max-msg-rate', String(o.maxMsgRate), '--auth', 'cim', '--max-connections-per-address', '0'],
         routeArgs: ['--register-rate-limit', '0', '--login-rate-limit', '0', '--auth', 'cim'], // all users come from this one address
+        // connections: live memory is measured after full GCs forced through the servers' inspectors (bench/full-gc.ts).
+        inspectServers: wants(o, 'connections'),
       });
       routeUrl = pc.routeUrl;
       pids.set('route', pc.route.process.pid!);
@@ -106,6 +109,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     if (needNative) {
       step(`connecting ${o.users} users`);
       const urlsKnown = metricsUrls.length > 0;
+      const inspectors = pc?.servers.flatMap((s) => (s.inspectorUrl ? [s.inspectorUrl] : [])) ?? [];
+      // V8 heap in use right after a full GC in every server: live objects only.
+      const liveHeap = async () => (await Promise.all(inspectors.map(collectGarbage)), (await serverMemory(metricsUrls)).heap);
+      const liveBefore = urlsKnown && wants(o, 'connections') && inspectors.length > 0 ? await liveHeap() : undefined;
       const idleStart = urlsKnown && wants(o, 'connections') ? await serverMemory(metricsUrls) : undefined;
       if (idleStart) await new Promise((r) => setTimeout(r, IDLE_BASELINE_MS));
       const before = urlsKnown ? await serverMemory(metricsUrls) : undefined;
@@ -121,13 +128,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         await new Promise((r) => setTimeout(r, o.duration * 1000));
         const held = await serverMemory(metricsUrls);
         const n = users.length;
+        // After the CPU window: the forced GCs must not count as heartbeat work.
+        const live = liveBefore === undefined ? undefined : ((await liveHeap()) - liveBefore) / n;
+        const liveText = live === undefined ? '' : `, **${(live / 1024).toFixed(1)} KiB live heap** after a full GC`;
         const restPerS = (before.cpuSeconds - idleStart.cpuSeconds) / (IDLE_BASELINE_MS / 1000);
         const heartbeatUs = (((held.cpuSeconds - after.cpuSeconds) / o.duration - restPerS) / n) * 1e6;
         results.push({
           scenario: 'connections',
-          description: `${n} idle authenticated WebSocket clients over ${metricsUrls.length} servers (RSS and V8 heap in use from /metrics, no forced GC), then ${o.duration} s of heartbeats only`,
-          summary: `**${((after.rss - before.rss) / n / 1024).toFixed(1)} KiB RSS** and ${((after.heap - before.heap) / n / 1024).toFixed(1)} KiB heap per connection; servers total ${(after.rss / 2 ** 20).toFixed(0)} MiB RSS; heartbeats **${heartbeatUs.toFixed(1)} µs CPU per connection-second** (servers at rest: ${(restPerS * 1000).toFixed(0)} ms CPU/s)`,
-          numbers: { connections: n, rssBytesPerConnection: round((after.rss - before.rss) / n, 0), heapBytesPerConnection: round((after.heap - before.heap) / n, 0), rssBytesTotal: after.rss, heapBytesTotal: after.heap, heartbeatCpuMicrosPerConnectionSecond: round(heartbeatUs, 2), serversRestCpuPerSecond: round(restPerS, 4) },
+          description: `${n} idle authenticated WebSocket clients over ${metricsUrls.length} servers (RSS and V8 heap in use from /metrics, no forced GC; live heap after full GCs through the servers' inspectors), then ${o.duration} s of heartbeats only`,
+          summary: `**${((after.rss - before.rss) / n / 1024).toFixed(1)} KiB RSS** and ${((after.heap - before.heap) / n / 1024).toFixed(1)} KiB heap in use${liveText} per connection; servers total ${(after.rss / 2 ** 20).toFixed(0)} MiB RSS; heartbeats **${heartbeatUs.toFixed(1)} µs CPU per connection-second** (servers at rest: ${(restPerS * 1000).toFixed(0)} ms CPU/s)`,
+          numbers: { connections: n, rssBytesPerConnection: round((after.rss - before.rss) / n, 0), heapBytesPerConnection: round((after.heap - before.heap) / n, 0), ...(live === undefined ? {} : { liveHeapBytesPerConnection: round(live, 0) }), rssBytesTotal: after.rss, heapBytesTotal: after.heap, heartbeatCpuMicrosPerConnectionSecond: round(heartbeatUs, 2), serversRestCpuPerSecond: round(restPerS, 4) },
           clusterCpu: {},
           generatorCpu: NaN,
         });

@@ -1,4 +1,5 @@
 /** Shutdown helpers shared by every component. */
+import { releaseMemoryWhenIdle } from './idle-memory.ts';
 import type { Logger } from './log.ts';
 import { waitForSignal } from './signals.ts';
 
@@ -20,9 +21,9 @@ export interface Closable {
 }
 
 /**
- * Waits for SIGTERM/SIGINT, then stops the component and closes its stores, every step bounded; exits
- * the process if all of it takes longer than `deadlineMs` (a handle left open by a dead dependency must
- * not keep the process alive past its bound). Returns the exit code.
+ * Serves until SIGTERM/SIGINT (giving idle memory back meanwhile: idle-memory.ts), then stops the component
+ * and closes its stores, every step bounded; exits the process if all of it takes longer than `deadlineMs`
+ * (a handle left open by a dead dependency must not keep the process alive past its bound). Returns the exit code.
  */
 export async function serveUntilSignal(o: {
   readonly log: Logger;
@@ -31,7 +32,9 @@ export async function serveUntilSignal(o: {
   readonly zookeeper: Closable;
   readonly redis: Closable & { readonly client: { readonly status: string; disconnect(): void } };
 }): Promise<number> {
+  const idle = releaseMemoryWhenIdle(o.log);
   await waitForSignal(o.log);
+  idle.stop();
   setTimeout(() => {
     o.log.error({ timeoutMs: o.deadlineMs }, 'shutdown did not finish in time; exiting');
     process.exit(1);

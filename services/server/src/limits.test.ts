@@ -67,6 +67,8 @@ describe('AddressLimiter', () => {
     expect([l.hold(first), l.hold(socket())]).toEqual([true, false]);
     first.emit('close');
     expect([l.count('10.0.0.1'), l.hold(socket())]).toEqual([0, true]);
+    first.emit('close'); // a second close frees nothing more
+    expect(l.count('10.0.0.1')).toBe(1);
   });
 });
 

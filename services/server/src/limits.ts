@@ -103,14 +103,34 @@ export class PendingFrames {
   }
 }
 
+const kHeldAddress = Symbol('cim.heldAddress');
+/** What `hold` needs of a socket; it keeps the counted address on it. */
+export interface HoldableSocket {
+  readonly remoteAddress?: string | undefined;
+  on(event: 'close', listener: (this: HoldableSocket) => void): unknown;
+  [kHeldAddress]?: string | undefined;
+}
+
 /** Open connections per remote address (IP), shared by the TCP and WebSocket transports. */
 export class AddressLimiter {
   readonly #max: number;
   readonly #open = new Map<string, number>();
+  /**
+   * The close listener of every held socket: one function (`this` is the socket), the address kept on the
+   * socket. Nothing else of the caller (an upgrade request) stays alive with it, and a connection costs no closure.
+   */
+  readonly #onClose: (this: HoldableSocket) => void;
 
   /** @param max connections per address; 0 = unlimited */
   constructor(max: number) {
     this.#max = max;
+    const limiter = this;
+    this.#onClose = function () {
+      const address = this[kHeldAddress];
+      if (address === undefined) return;
+      this[kHeldAddress] = undefined;
+      limiter.release(address);
+    };
   }
 
   /** Counts a new connection from `address`; false (and nothing counted) when the address is at its limit. */
@@ -121,14 +141,12 @@ export class AddressLimiter {
     return true;
   }
 
-  /**
-   * Counts `socket` against its remote address until it closes; false (nothing counted) at the limit. The close
-   * listener's scope holds the address only, so nothing else of the caller (an upgrade request) stays alive with it.
-   */
-  hold(socket: { readonly remoteAddress?: string | undefined; once(event: 'close', listener: () => void): unknown }): boolean {
+  /** Counts `socket` against its remote address until it closes (once); false (nothing counted) at the limit. */
+  hold(socket: HoldableSocket): boolean {
     const address = socket.remoteAddress ?? '';
     if (!this.tryAcquire(address)) return false;
-    socket.once('close', () => this.release(address));
+    socket[kHeldAddress] = address;
+    socket.on('close', this.#onClose);
     return true;
   }
 

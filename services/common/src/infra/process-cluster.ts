@@ -26,6 +26,8 @@ export interface ServerProcess extends ProcessHandle {
   readonly internalPort?: number;
   /** --metrics-port as bound, when the server has one */
   readonly metricsPort?: number;
+  /** the V8 inspector's WebSocket URL, when the cluster was started with `inspectServers` */
+  readonly inspectorUrl?: string;
 }
 
 export interface RouteProcess extends ProcessHandle {
@@ -57,6 +59,8 @@ export interface ProcessClusterOptions {
   /** Extra command-line flags for every cim-server / for the route. */
   readonly serverArgs?: readonly string[];
   readonly routeArgs?: readonly string[];
+  /** Servers run with the V8 inspector on a free loopback port (`cim bench` forces full GCs through it to measure live memory). */
+  readonly inspectServers?: boolean;
   /** For the harness's own calls to the route (a TLS route with a private CA needs one that trusts it). */
   readonly fetch?: typeof fetch;
 }
@@ -82,19 +86,24 @@ export interface ProcessCluster {
   stop(): Promise<void>;
 }
 
-/** Runs `cim <args>` and resolves with the first JSON log line whose msg is `readyMsg`. */
-function spawnCim(cim: readonly string[], name: string, args: string[], readyMsg: string, env?: NodeJS.ProcessEnv): Promise<{ process: ManagedProcess; line: Record<string, unknown> }> {
+/**
+ * Runs `cim <args>` and resolves with the first JSON log line whose msg is `readyMsg`, and the inspector's URL
+ * when Node printed one before it (--inspect).
+ */
+function spawnCim(cim: readonly string[], name: string, args: string[], readyMsg: string, env?: NodeJS.ProcessEnv): Promise<{ process: ManagedProcess; line: Record<string, unknown>; inspectorUrl?: string }> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    let inspectorUrl: string | undefined;
     const proc = startProcess(name, cim[0]!, [...cim.slice(1), ...args], {
       ...(env ? { env } : {}),
       onLine: (line) => {
+        inspectorUrl ??= /^Debugger listening on (ws:\/\/\S+)/.exec(line)?.[1];
         if (settled || !line.startsWith('{')) return;
         try {
           const parsed = JSON.parse(line) as Record<string, unknown>;
           if (parsed['msg'] === readyMsg) {
             settled = true;
-            resolve({ process: proc, line: parsed });
+            resolve({ process: proc, line: parsed, ...(inspectorUrl ? { inspectorUrl } : {}) });
           }
         } catch {
           // not a log line
@@ -142,14 +151,16 @@ export async function startProcessCluster(o: ProcessClusterOptions): Promise<Pro
       '--presence-ttl', String(o.presenceTtlSec ?? 30), '--shutdown-timeout', '3', ...(o.serverArgs ?? []), ...extra,
     ];
     // The server image's V8 flags; NODE_OPTIONS of the caller's environment come after them and win.
-    const env = { ...process.env, NODE_OPTIONS: [SERVER_NODE_OPTIONS, process.env['NODE_OPTIONS']].filter(Boolean).join(' ') };
-    const { process: proc, line } = await spawnCim(o.cim, `cim-server-${++serial}`, args, 'cim-server started', env);
+    const inspect = o.inspectServers ? '--inspect=127.0.0.1:0' : undefined;
+    const env = { ...process.env, NODE_OPTIONS: [SERVER_NODE_OPTIONS, inspect, process.env['NODE_OPTIONS']].filter(Boolean).join(' ') };
+    const { process: proc, line, inspectorUrl } = await spawnCim(o.cim, `cim-server-${++serial}`, args, 'cim-server started', env);
     const handle: ServerProcess = {
       address: String(line['server']),
       tcpPort: Number(line['tcpPort']),
       httpPort: Number(line['httpPort']),
       ...portField('internalPort', line),
       ...portField('metricsPort', line),
+      ...(inspectorUrl ? { inspectorUrl } : {}),
       process: proc,
       kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.stop(signal, 10_000),
     };

@@ -43,16 +43,20 @@ export interface RedisClusterNodes {
   stop(): Promise<void>;
 }
 
+const BIND_ATTEMPTS = 3;
+
 export async function startRedisClusterNodes(count: number, o: Pick<RedisClusterOptions, 'binary'> & { bind?: string } = {}): Promise<RedisClusterNodes> {
-  const started: { port: number; bus: number; process: ManagedProcess; dir: string }[] = [];
+  const started: { index: number; port: number; bus: number; process: ManagedProcess; dir: string }[] = [];
   const stop = async () => {
     await Promise.all(started.map(async (n) => {
       await n.process.stop('SIGTERM');
       await rm(n.dir, { recursive: true, force: true });
     }));
   };
-  try {
-    for (let i = 0; i < count; i++) {
+  // Ports are picked free, but outgoing connections draw from the same ephemeral range and may take one before
+  // redis-server binds it: such a node is started again on new ports.
+  const startNode = async (i: number) => {
+    for (let attempt = 1; ; attempt++) {
       const dir = await mkdtemp(join(tmpdir(), 'cim-redis-cluster-'));
       const port = await freePort();
       const bus = await freePort();
@@ -61,14 +65,26 @@ export async function startRedisClusterNodes(count: number, o: Pick<RedisCluster
         '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-port', String(bus),
         '--cluster-announce-ip', '127.0.0.1', '--cluster-node-timeout', '3000',
       ];
-      const proc = startProcess(`redis-cluster-${i + 1}`, o.binary ?? 'redis-server', args);
-      started.push({ port, bus, process: proc, dir });
+      const node = { index: i, port, bus, process: startProcess(`redis-cluster-${i + 1}`, o.binary ?? 'redis-server', args), dir };
+      started.push(node);
+      try {
+        await waitForPing(port, () => node.process);
+        return;
+      } catch (err) {
+        if (attempt >= BIND_ATTEMPTS || !node.process.output().includes('Address already in use')) throw err;
+        started.splice(started.indexOf(node), 1);
+        await node.process.stop('SIGTERM');
+        await rm(dir, { recursive: true, force: true });
+      }
     }
-    await Promise.all(started.map((n) => waitForPing(n.port, () => n.process)));
+  };
+  try {
+    await Promise.all(Array.from({ length: count }, (_, i) => startNode(i)));
   } catch (err) {
     await stop();
     throw err;
   }
+  started.sort((a, b) => a.index - b.index);
   return { nodes: started.map(({ port, process }) => ({ port, process })), busPorts: started.map((n) => n.bus), stop };
 }
 

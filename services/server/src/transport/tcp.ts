@@ -6,7 +6,12 @@ import type { AddressLimiter } from '../limits.ts';
 import { TurnCork } from './cork.ts';
 import type { EncodedFrame } from './encoded-frame.ts';
 import type { SessionHost } from '../session-host.ts';
-import type { TransportPort } from '../session.ts';
+import type { Session, TransportPort } from '../session.ts';
+
+const kSession = Symbol('cim.session');
+const kDecoder = Symbol('cim.decoder');
+/** A socket that carries its session and frame decoder, so that the shared listeners find them. */
+type SessionSocket = Socket & { [kSession]: Session; [kDecoder]: FrameDecoder };
 
 export interface TcpTransportOptions {
   readonly host: string;
@@ -22,9 +27,30 @@ export class TcpTransport {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #opts: TcpTransportOptions;
+  // One listener of each kind for every connection (`this` is the socket): an idle connection holds no closures of ours.
+  readonly #onData: (this: SessionSocket, chunk: Buffer) => void;
+  readonly #onClose: (this: SessionSocket) => void;
 
   constructor(node: SessionHost, options: TcpTransportOptions) {
     this.#opts = options;
+    const sockets = this.#sockets;
+    this.#onData = function (chunk) {
+      const session = this[kSession];
+      if (!session.open) return;
+      let frames: Buffer[];
+      try {
+        frames = this[kDecoder].push(chunk);
+      } catch (err) {
+        node.reject(session, err instanceof FramingError && err.reason === 'oversize' ? 'oversize-frame' : 'bad-frame', (err as Error).message);
+        this.destroy();
+        return;
+      }
+      for (const frame of frames) node.frame(session, frame);
+    };
+    this.#onClose = function () {
+      sockets.delete(this);
+      node.closed(this[kSession]);
+    };
     this.#server = options.tls
       ? createTlsServer({ ...options.tls, noDelay: true, keepAlive: true, handshakeTimeout: 10_000 }, (socket) => this.#accept(node, socket))
       : createServer({ noDelay: true, keepAlive: true }, (socket) => this.#accept(node, socket));
@@ -42,26 +68,12 @@ export class TcpTransport {
       return;
     }
     this.#sockets.add(socket);
-    const port = new TcpPort(socket);
-    const session = node.open(port);
-    const decoder = new FrameDecoder(this.#opts.maxFrameBytes);
-    socket.on('data', (chunk: Buffer) => {
-      if (!session.open) return;
-      let frames: Buffer[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (err) {
-        node.reject(session, err instanceof FramingError && err.reason === 'oversize' ? 'oversize-frame' : 'bad-frame', (err as Error).message);
-        socket.destroy();
-        return;
-      }
-      for (const frame of frames) node.frame(session, frame);
-    });
-    socket.on('error', () => undefined); // 'close' follows; resets by peers are not our errors
-    socket.on('close', () => {
-      this.#sockets.delete(socket);
-      node.closed(session);
-    });
+    const held = socket as SessionSocket;
+    held[kSession] = node.open(new TcpPort(socket));
+    held[kDecoder] = new FrameDecoder(this.#opts.maxFrameBytes);
+    socket.on('data', this.#onData);
+    socket.on('error', ignoreError); // 'close' follows; resets by peers are not our errors
+    socket.on('close', this.#onClose);
   }
 
   listen(): Promise<number> {
@@ -130,6 +142,8 @@ class TcpPort implements TransportPort {
     this.#socket.resume();
   }
 }
+
+function ignoreError(): void {}
 
 function destroy(socket: Socket): void {
   socket.destroy();

@@ -5,12 +5,16 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { AddressLimiter } from '../limits.ts';
 import { TurnCork } from './cork.ts';
 import type { EncodedFrame } from './encoded-frame.ts';
 import type { SessionHost } from '../session-host.ts';
-import type { TransportPort } from '../session.ts';
+import type { Session, TransportPort } from '../session.ts';
+
+const kSession = Symbol('cim.session');
+/** A WebSocket that carries its session, so that the shared listeners find it. */
+type SessionSocket = WebSocket & { [kSession]: Session };
 
 export class WsTransport {
   readonly #wss: WebSocketServer;
@@ -20,14 +24,43 @@ export class WsTransport {
   #http: HttpServer | undefined;
   readonly #perAddress: AddressLimiter | undefined;
   readonly #allowedOrigins: ReadonlySet<string> | undefined;
+  readonly #node: SessionHost;
+  /** Open connections; kept here rather than by ws (clientTracking), whose tracking adds a closure to each. */
+  readonly #open = new Set<SessionSocket>();
+  // One listener of each kind for every connection (`this` is the WebSocket): an idle connection holds no closures of ours.
+  readonly #onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  readonly #onError: (this: WebSocket, err: Error) => void;
+  readonly #onClose: (this: WebSocket) => void;
 
   constructor(node: SessionHost, options: { path: string; maxFrameBytes: number; perAddress?: AddressLimiter; allowedOrigins?: readonly string[] }) {
+    this.#node = node;
+    const open = this.#open;
+    this.#onMessage = function (data, isBinary) {
+      const session = (this as SessionSocket)[kSession];
+      if (!session.open) return;
+      if (!isBinary) {
+        node.reject(session, 'bad-frame', 'text frames are not part of the protocol; send binary protobuf');
+        return;
+      }
+      // ws hands over a Buffer of its own (binaryType nodebuffer): used as it is, not copied.
+      const body = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      node.frame(session, body);
+    };
+    this.#onError = function (err) {
+      // ws reports oversize (1009) and protocol errors here and then closes the socket.
+      const oversize = (err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      node.reject((this as SessionSocket)[kSession], oversize ? 'oversize-frame' : 'bad-frame', err.message);
+    };
+    this.#onClose = function () {
+      open.delete(this as SessionSocket);
+      node.closed((this as SessionSocket)[kSession]);
+    };
     this.#path = options.path;
     this.#allowedOrigins = options.allowedOrigins?.length ? new Set(options.allowedOrigins.map((o) => o.toLowerCase())) : undefined;
     this.#perAddress = options.perAddress;
     // permessage-deflate stays off: it costs ~20x the memory per connection for small messages.
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false, clientTracking: true });
-    this.#wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.#accept(node, ws, req));
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+    this.#wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.#accept(ws, req));
   }
 
   /** `other`: upgrades for other paths on the same port (the push link); returns true when it took the request. */
@@ -56,24 +89,13 @@ export class WsTransport {
     http.on('upgrade', this.#onUpgrade);
   }
 
-  #accept(node: SessionHost, ws: WebSocket, req: IncomingMessage): void {
-    const session = node.open(new WsPort(ws, req.socket));
-    ws.on('message', (data, isBinary) => {
-      if (!session.open) return;
-      if (!isBinary) {
-        node.reject(session, 'bad-frame', 'text frames are not part of the protocol; send binary protobuf');
-        return;
-      }
-      // ws hands over a Buffer of its own (binaryType nodebuffer): used as it is, not copied.
-      const body = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-      node.frame(session, body);
-    });
-    ws.on('error', (err) => {
-      // ws reports oversize (1009) and protocol errors here and then closes the socket.
-      const oversize = (err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
-      node.reject(session, oversize ? 'oversize-frame' : 'bad-frame', err.message);
-    });
-    ws.on('close', () => node.closed(session));
+  #accept(ws: WebSocket, req: IncomingMessage): void {
+    const socket = ws as SessionSocket;
+    socket[kSession] = this.#node.open(new WsPort(ws, req.socket));
+    this.#open.add(socket);
+    ws.on('message', this.#onMessage);
+    ws.on('error', this.#onError);
+    ws.on('close', this.#onClose);
   }
 
   stopAccepting(): void {
@@ -81,11 +103,11 @@ export class WsTransport {
   }
 
   get openSockets(): number {
-    return this.#wss.clients.size;
+    return this.#open.size;
   }
 
   close(): void {
-    for (const ws of this.#wss.clients) ws.terminate();
+    for (const ws of this.#open) ws.terminate();
     if (this.#http && this.#onUpgrade) this.#http.off('upgrade', this.#onUpgrade);
     this.#wss.close();
   }
