@@ -26,10 +26,11 @@ import type { PushTransport } from './push.ts';
 import { sendToNamedGroup, type GroupSent } from './groups/fan-out.ts';
 import type { GroupStore } from './groups/types.ts';
 import type { ContactStore } from './contacts/types.ts';
+import type { Account } from './route-store/account-store.ts';
 
 /** Who exists and where they are connected (RouteStore, or its account/presence parts). */
 export interface RouterDirectory {
-  getAccount(userId: number): Promise<{ readonly userId: number; readonly userName: string } | undefined>;
+  getAccount(userId: number): Promise<Account | undefined>;
   getRoute(userId: number): Promise<string | undefined>;
 }
 
@@ -109,8 +110,8 @@ export class MessageRouter {
   /** receivers whose "only contacts" setting was off, until when (ms) */
   readonly #openInboxes = new Map<number, number>();
 
-  /** receivers known to exist, until when (ms): saves one Redis round trip per message; accounts are never deleted */
-  readonly #accounts = new Map<number, number>();
+  /** accounts found, until when (ms): saves a Redis round trip per message for its receiver and, on the route, its sender */
+  readonly #accounts = new Map<number, { readonly account: Account; readonly until: number }>();
 
   constructor(options: MessageRouterOptions) {
     this.#o = options;
@@ -118,16 +119,21 @@ export class MessageRouter {
     this.#routes = new RouteCache((userId) => options.directory.getRoute(userId), options.clock);
   }
 
-  #knownAccount(userId: number): boolean {
-    const until = this.#accounts.get(userId);
-    return until !== undefined && until > this.#o.clock.now();
-  }
-
-  #rememberAccount(userId: number): void {
+  /**
+   * The account of `userId`, remembered for a minute once found: accounts are never deleted and names never
+   * change. An unknown id is asked again every time, so an account registered since is found at once.
+   * @throws when the directory fails
+   */
+  async account(userId: number): Promise<Account | undefined> {
+    const known = this.#accounts.get(userId);
+    if (known && known.until > this.#o.clock.now()) return known.account;
+    const account = await this.#o.directory.getAccount(userId);
+    if (!account) return undefined;
     // Bounded: past the cap the oldest entries go (Map keeps insertion order).
     if (this.#accounts.size >= ACCOUNT_CACHE_MAX) this.#accounts.delete(this.#accounts.keys().next().value!);
     this.#accounts.delete(userId);
-    this.#accounts.set(userId, this.#o.clock.now() + ACCOUNT_CACHE_TTL_MS);
+    this.#accounts.set(userId, { account, until: this.#o.clock.now() + ACCOUNT_CACHE_TTL_MS });
+    return account;
   }
 
   /**
@@ -138,8 +144,7 @@ export class MessageRouter {
     const msgId = message.msgId ?? randomUUID();
     let receiver: { userId: number } | undefined;
     try {
-      receiver = this.#knownAccount(to) ? { userId: to } : await this.#o.directory.getAccount(to);
-      if (receiver) this.#rememberAccount(to);
+      receiver = await this.account(to);
     } catch (err) {
       throw new DeliveryError(Codes.STORE_UNAVAILABLE, 'account lookup failed', { cause: err });
     }

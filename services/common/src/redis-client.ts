@@ -11,6 +11,7 @@
  * The password (URL or `--redis-password`) is the data nodes'; sentinels are asked without one.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { corkPerIteration } from './redis-cork.ts';
 
 /** Every store takes either: ioredis types both as the same commander. */
 export type RedisClient = Redis | Cluster;
@@ -83,15 +84,25 @@ export interface RedisClientOptions {
  * and a deferred flush per event-loop turn, and on this workload that cost more than the system calls it saves
  * (docs/benchmarks.md, 2026-12-02 13:50): at 1,000 private msg/s servers 0.34–0.38 instead of 0.45 cores, p99 7–9
  * instead of 12–16 ms; at 5,000/s p99 37–49 instead of 56–58 ms; more logins per route core. Redis does 4–10 %
- * more work per message (more, smaller reads).
+ * more work per message (more, smaller reads). What auto-pipelining saved, one write per command, is saved by
+ * corking each connection per event-loop iteration instead (redis-cork.ts).
  * Connects give up after 3 s (ioredis: 10 s) and are tried again: right after a Redis pod is replaced, a
  * Service may still send a connect to the old pod's address, which drops it, and the real node saw every
  * server's Redis stall 10 s on one such connect (logins timed out meanwhile) while the route's next try worked.
  */
 const DEFAULTS: RedisOptions = { enableAutoPipelining: false, maxRetriesPerRequest: 2, connectTimeout: 3000 };
 
-/** @throws RangeError on a URL parseRedisTarget refuses */
+/**
+ * The client for `url`, its commands written once per event-loop iteration (redis-cork.ts).
+ * @throws RangeError on a URL parseRedisTarget refuses
+ */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): RedisClient {
+  const client = clientFor(url, options);
+  corkPerIteration(client);
+  return client;
+}
+
+function clientFor(url: string, options: RedisClientOptions): RedisClient {
   const target = parseRedisTarget(url);
   const password = options.password !== undefined && options.password !== '' ? { password: options.password } : {};
   if (target.mode === 'single') return new Redis(url, { ...DEFAULTS, ...options.redis, ...password });

@@ -22,10 +22,11 @@ let store: MemoryRouteStore;
 let inbox: InboxStore;
 let pushes: { server: string; request: PushRequest }[];
 let connected: Set<number>;
+let clock: ManualClock;
 const reachable = new Set<string>();
 
 beforeEach(async () => {
-  const clock = new ManualClock();
+  clock = new ManualClock();
   hub = new MemoryMetaHub();
   store = new MemoryRouteStore(clock);
   inbox = new MemoryInboxStore(clock);
@@ -127,6 +128,24 @@ describe('route HTTP API', () => {
     expect(pushes[0]!.request).toMatchObject({ receivers: [b], msg: 'live', properties: { sendUserId: String(a), sendUserName: 'a', seq: '4', chatType: 'private' } });
     // Pushed live but not acknowledged: it stays until the receiver acks it.
     expect((await inbox.pending(b, 0, 100)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('looks a sender and a receiver up once a minute, not once per /p2pRoute, and an unknown one every time', async () => {
+    addServer('10.0.0.1');
+    const a = ((await post('/registerAccount', { userName: 'a' })).body.dataBody as { userId: number }).userId;
+    const b = ((await post('/registerAccount', { userName: 'b' })).body.dataBody as { userId: number }).userId;
+    const lookups: number[] = [];
+    const getAccount = store.getAccount.bind(store);
+    store.getAccount = async (userId) => (lookups.push(userId), getAccount(userId));
+    for (const msg of ['one', 'two', 'three']) expect((await post('/p2pRoute', { userId: a, receiveUserId: b, msg })).body.code).toBe('7000');
+    expect(lookups.sort((x, y) => x - y)).toEqual([a, b]);
+    expect((await inbox.pending(b, 0, 10)).map((e) => [e.text, e.from.userName])).toEqual([['one', 'a'], ['two', 'a'], ['three', 'a']]);
+    for (let i = 0; i < 2; i++) expect((await post('/p2pRoute', { userId: a, receiveUserId: 999_999, msg: 'x' })).body.code).toBe('7300');
+    expect(lookups.filter((u) => u === 999_999)).toHaveLength(2);
+    clock.advance(60_001); // (the inbox's 60 s TTL of this fixture drops the first three meanwhile)
+    expect((await post('/p2pRoute', { userId: a, receiveUserId: b, msg: 'four' })).body.code).toBe('7000');
+    expect(lookups).toHaveLength(6); // a and b once more after the minute
+    expect((await inbox.pending(b, 0, 10)).map((e) => [e.text, e.from.userName])).toEqual([['four', 'a']]);
   });
 
   it('answers 7300 for an unknown receiver and 7200 when the inbox fails, storing nothing', async () => {

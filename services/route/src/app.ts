@@ -246,7 +246,7 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
         if (refused) return refused;
         const tooLarge = oversize([req.body.msg]);
         if (tooLarge) return tooLarge;
-        const from = await deps.store.getAccount(req.body.userId);
+        const from = await deps.router.account(req.body.userId);
         if (!from) return envelope(Status.SUCCESS); // CIM drops messages of unknown senders silently
         const delivered = await deps.router.sendGroup(from, { text: req.body.msg });
         deps.metrics.messages.inc({ kind: 'group', result: 'delivered' }, delivered);
@@ -272,7 +272,7 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
         const { receiveUserId, msg, batchMsg } = req.body;
         const tooLarge = oversize(batchMsg ?? [msg ?? '']);
         if (tooLarge) return tooLarge;
-        const from = await deps.store.getAccount(req.body.userId);
+        const from = await deps.router.account(req.body.userId);
         if (!from) return envelope(Status.SUCCESS); // as CIM: unknown senders are dropped
         // Each text is its own message (own msgId and seq): stored first, then pushed live.
         const texts = batchMsg && batchMsg.length > 0 ? batchMsg : [msg ?? ''];
