@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions } from 'node:tls';
 import { FrameDecoder, FramingError } from '../../../common/src/framing.ts';
 import type { AddressLimiter } from '../limits.ts';
-import { TurnCork } from './cork.ts';
+import { TurnCork } from '../../../common/src/turn-cork.ts';
 import type { EncodedFrame } from './encoded-frame.ts';
 import type { SessionHost } from '../session-host.ts';
 import type { Session, TransportPort } from '../session.ts';

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { AddressLimiter } from '../limits.ts';
-import { TurnCork } from './cork.ts';
+import { TurnCork } from '../../../common/src/turn-cork.ts';
 import type { EncodedFrame } from './encoded-frame.ts';
 import type { SessionHost } from '../session-host.ts';
 import type { Session, TransportPort } from '../session.ts';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { TurnCork } from './cork.ts';
+import { TurnCork } from './turn-cork.ts';
 
 describe('TurnCork', () => {
   it('turns the writes of one turn into one writev, and writes of the next turn into another', async () => {
