@@ -1,6 +1,6 @@
 /**
  * `cim bench` works end to end: one tiny run of every scenario against a cluster the bench starts itself
- * (ZooKeeper, redis-server, 2 servers, 1 route, 2 generator workers), as a child process like `make bench`.
+ * (ZooKeeper, redis-server, 2 servers, 1 route, 2 generator workers at a lower priority), as a child process like `make bench`.
  * Counts only, no timing assertions: this box's speed is not what the suite judges.
  */
 import { execFile } from 'node:child_process';
@@ -33,6 +33,8 @@ it('runs every scenario and reports complete, loss-free counts', async () => {
   const report = JSON.parse(readFileSync(out, 'utf8')) as { results: Result[]; machine: { cores: number }; notes: string[] };
   expect(report.machine.cores).toBeGreaterThan(0);
   expect(report.notes.join('\n')).toContain('--max-msg-rate 0');
+  // The generator yields the cores to the cluster by default (--generator-nice 10).
+  expect(report.notes.join('\n')).toContain('generator at nice 10');
   const by = new Map(report.results.map((r) => [r.scenario, r]));
   expect([...by.keys()].sort()).toEqual(['connect-cim', 'connect-native', 'connections', 'failover', 'group', 'login', 'p2p', 'p2p-cim']);
 

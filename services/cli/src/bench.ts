@@ -37,19 +37,37 @@ const benchOptionSpecs = {
   duration: { type: 'number', default: 10, min: 0.2, description: 'seconds per message scenario' },
   drain: { type: 'number', default: 15, min: 1, description: 'seconds to wait for outstanding deliveries after sending' },
   warmup: { type: 'number', default: 0, min: 0, max: 600, description: 'p2p and p2p-cim: seconds of sending at the same rate before --duration; those messages count (sent, received, lost) but their latency is reported apart' },
-  workers: { type: 'int', default: 2, min: 1, max: 16, description: 'load-generator processes' },
+  workers: { type: 'int', optional: true, min: 1, max: 16, description: 'load-generator processes (default: one per 19,000 clients of the largest scenario asked for, at least 1)' },
+  generatorNice: { type: 'int', default: 10, min: 0, max: 19, description: 'scheduling priority (nice) of the generator processes: above 0 the cluster runs first where they share cores and the generator takes what is left (0 = the same priority)' },
   maxMsgRate: { type: 'number', default: 0, min: 0, description: "the started servers' --max-msg-rate (their default is 100 frames/s per connection; 0 = unlimited)" },
   out: { type: 'string', optional: true, description: 'write the results as JSON to this file' },
   cpuProf: { type: 'string', optional: true, description: 'directory: run the started route and servers with --cpu-prof and summarise their profiles' },
 } as const;
 type BenchOptions = ParsedOptions<typeof benchOptionSpecs>;
 
-const wants = (o: BenchOptions, s: (typeof SCENARIOS)[number]) => o.scenario.includes('all') || o.scenario.includes(s);
+const wants = (o: Pick<BenchOptions, 'scenario'>, s: (typeof SCENARIOS)[number]) => o.scenario.includes('all') || o.scenario.includes(s);
+
+/** Clients one worker process holds at most: the box allows 20,000 open files per process. */
+const CLIENTS_PER_WORKER = 19_000;
+
+/**
+ * As few generator processes as hold the clients: on a small machine every further process takes CPU from
+ * the cluster it measures (2 cores: one worker instead of two raised the p2p ceiling 15-25 %, docs/benchmarks.md).
+ */
+export function defaultWorkers(o: Pick<BenchOptions, 'scenario' | 'users' | 'cimUsers' | 'failoverUsers'>): number {
+  const clients = Math.max(
+    wants(o, 'login') || wants(o, 'p2p') || wants(o, 'group') || wants(o, 'connections') ? o.users : 0,
+    wants(o, 'p2p-cim') ? o.cimUsers : 0,
+    wants(o, 'failover') ? o.failoverUsers : 0,
+  );
+  return Math.max(1, Math.ceil(clients / CLIENTS_PER_WORKER));
+}
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const parsed = parseCommandLine(benchOptionSpecs, argv, env, { command: 'cim bench', summary: 'Measures logins, private and group messages and connection memory, with the load generated in worker processes.' });
   if (!parsed.ok) return parsed.exitCode;
   const o = parsed.options;
+  const workers = o.workers ?? defaultWorkers(o);
   // Killing a server of someone's deployment has to be asked for: --kill-cmd.
   const failover = wants(o, 'failover') && (o.route === undefined || o.killCmd !== undefined);
   if (o.scenario.includes('failover') && !failover) {
@@ -88,14 +106,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       pc.servers.forEach((s, i) => pids.set(`server-${i + 1}`, s.process.pid!));
       pids.set('redis', pc.redis.process.pid!);
       metricsUrls = pc.servers.map((s) => `http://127.0.0.1:${s.httpPort}/metrics`);
-      notes.push(`cluster: ${o.servers} cim-servers + 1 cim-route + redis-server as separate processes, ZooKeeper standalone; load from ${o.workers} worker processes`);
+      notes.push(`cluster: ${o.servers} cim-servers + 1 cim-route + redis-server as separate processes, ZooKeeper standalone; load from ${workers} worker process${workers === 1 ? '' : 'es'}`);
       notes.push(`servers run with --max-msg-rate ${o.maxMsgRate} (${o.maxMsgRate === 0 ? 'unlimited' : `${o.maxMsgRate}/s per connection`}; the server default is 100 frames/s per connection), --auth cim (no passwords or tokens) and --max-connections-per-address 0 (all clients share one address)`);
     } else {
       notes.push(`existing deployment at ${routeUrl}: cluster CPU not measured; servers' --max-msg-rate applies (default 100 frames/s per connection)`);
     }
     const cluster: Cluster = { routeUrl, pids };
     if (wants(o, 'failover') && !failover) notes.push('failover skipped: against --route it needs --kill-cmd');
-    fleet = await Fleet.start(o.workers);
+    const started = await Fleet.start(workers, o.generatorNice);
+    fleet = started.fleet;
+    notes.push(started.niced ? `generator at nice ${o.generatorNice}${o.generatorNice > 0 ? ': the cluster runs first where they share cores' : ''}` : `generator at the default priority: nice ${o.generatorNice} was refused by the OS`);
     const tag = Date.now().toString(36);
     const names = (kind: string, n: number) => Array.from({ length: n }, (_, i) => `bench-${tag}-${kind}-${i}`);
     const step = (label: string) => process.stderr.write(`${label}…\n`);

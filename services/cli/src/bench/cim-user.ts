@@ -23,7 +23,7 @@ export class RouteHttp {
   readonly #url: URL;
   readonly #agent: Agent;
 
-  constructor(routeUrl: string, maxSockets = 64) {
+  constructor(routeUrl: string, maxSockets = 128) {
     this.#url = new URL(routeUrl);
     this.#agent = new Agent({ keepAlive: true, maxSockets });
   }

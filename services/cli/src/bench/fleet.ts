@@ -3,6 +3,7 @@
  * answers, and prints progress with an ETA on stderr while a phase runs.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import { now, procCpuSeconds } from './stats.ts';
@@ -39,14 +40,33 @@ export class Fleet {
     });
   }
 
-  static async start(count: number): Promise<Fleet> {
+  /**
+   * Forks `count` workers at scheduling priority `nice` (0 = the parent's). A positive nice lets the cluster
+   * run first when it shares the machine's cores with the generator, which then takes what is left.
+   * @returns the fleet, and whether the priority could be set (an OS may refuse it)
+   */
+  static async start(count: number, nice = 0): Promise<{ fleet: Fleet; niced: boolean }> {
     // No inherited --cpu-prof or inspector flags: the generator is not what is profiled.
     const workers = Array.from({ length: count }, () => fork(WORKER, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
       w.once('spawn', resolve);
       w.once('error', reject);
     })));
-    return new Fleet(workers);
+    let niced = nice === 0;
+    if (nice !== 0) {
+      try {
+        for (const w of workers) setPriority(w.pid!, nice);
+        niced = true;
+      } catch {
+        niced = false;
+      }
+    }
+    return { fleet: new Fleet(workers), niced };
+  }
+
+  /** The workers' scheduling priorities (nice values), as the OS reports them. */
+  priorities(): number[] {
+    return this.workers.map((w) => getPriority(w.pid!));
   }
 
   /** Sends `message(i)` to every worker and resolves with each one's answer of type `answer`. */
