@@ -34,7 +34,7 @@ it('runs every scenario and reports complete, loss-free counts', async () => {
   expect(report.machine.cores).toBeGreaterThan(0);
   expect(report.notes.join('\n')).toContain('--max-msg-rate 0');
   // The generator yields the cores to the cluster by default (--generator-nice 10).
-  expect(report.notes.join('\n')).toContain('generator at nice 10');
+  expect(report.notes.join('\n')).toContain('generator at nice +10');
   const by = new Map(report.results.map((r) => [r.scenario, r]));
   expect([...by.keys()].sort()).toEqual(['connect-cim', 'connect-native', 'connections', 'failover', 'group', 'login', 'p2p', 'p2p-cim']);
 

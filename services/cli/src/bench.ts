@@ -38,7 +38,7 @@ const benchOptionSpecs = {
   drain: { type: 'number', default: 15, min: 1, description: 'seconds to wait for outstanding deliveries after sending' },
   warmup: { type: 'number', default: 0, min: 0, max: 600, description: 'p2p and p2p-cim: seconds of sending at the same rate before --duration; those messages count (sent, received, lost) but their latency is reported apart' },
   workers: { type: 'int', optional: true, min: 1, max: 16, description: 'load-generator processes (default: one per 19,000 clients of the largest scenario asked for, at least 1)' },
-  generatorNice: { type: 'int', default: 10, min: 0, max: 19, description: 'scheduling priority (nice) of the generator processes: above 0 the cluster runs first where they share cores and the generator takes what is left (0 = the same priority)' },
+  generatorNice: { type: 'int', default: 10, min: 0, max: 19, description: "the generator processes run this many nice steps below the bench's priority: the cluster runs first where they share cores and the generator takes what is left (0 = the same priority)" },
   maxMsgRate: { type: 'number', default: 0, min: 0, description: "the started servers' --max-msg-rate (their default is 100 frames/s per connection; 0 = unlimited)" },
   out: { type: 'string', optional: true, description: 'write the results as JSON to this file' },
   cpuProf: { type: 'string', optional: true, description: 'directory: run the started route and servers with --cpu-prof and summarise their profiles' },
@@ -115,7 +115,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     if (wants(o, 'failover') && !failover) notes.push('failover skipped: against --route it needs --kill-cmd');
     const started = await Fleet.start(workers, o.generatorNice);
     fleet = started.fleet;
-    notes.push(started.niced ? `generator at nice ${o.generatorNice}${o.generatorNice > 0 ? ': the cluster runs first where they share cores' : ''}` : `generator at the default priority: nice ${o.generatorNice} was refused by the OS`);
+    notes.push(started.niced ? `generator at nice +${o.generatorNice}${o.generatorNice > 0 ? ' (relative to the bench): the cluster runs first where they share cores' : ''}` : `generator at the bench's priority: nice +${o.generatorNice} was refused by the OS`);
     const tag = Date.now().toString(36);
     const names = (kind: string, n: number) => Array.from({ length: n }, (_, i) => `bench-${tag}-${kind}-${i}`);
     const step = (label: string) => process.stderr.write(`${label}…\n`);

@@ -41,8 +41,8 @@ export class Fleet {
   }
 
   /**
-   * Forks `count` workers at scheduling priority `nice` (0 = the parent's). A positive nice lets the cluster
-   * run first when it shares the machine's cores with the generator, which then takes what is left.
+   * Forks `count` workers, `nice` steps below the parent's scheduling priority (as `nice -n`; 0 = the parent's).
+   * Lower, the generator lets the cluster run first when they share the machine's cores, and takes what is left.
    * @returns the fleet, and whether the priority could be set (an OS may refuse it)
    */
   static async start(count: number, nice = 0): Promise<{ fleet: Fleet; niced: boolean }> {
@@ -52,11 +52,11 @@ export class Fleet {
       w.once('spawn', resolve);
       w.once('error', reject);
     })));
-    let niced = nice === 0;
+    let niced = true;
     if (nice !== 0) {
+      const priority = Math.min(19, getPriority() + nice);
       try {
-        for (const w of workers) setPriority(w.pid!, nice);
-        niced = true;
+        for (const w of workers) setPriority(w.pid!, priority);
       } catch {
         niced = false;
       }
