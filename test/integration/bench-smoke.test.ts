@@ -78,6 +78,20 @@ it('runs every scenario and reports complete, loss-free counts', async () => {
   expect(f['login9000']).toBeGreaterThanOrEqual(f['victimClients']!);
 }, 180_000);
 
+it('measures the private path without DELIVERED acknowledgements when asked (--no-receipts), from one default worker', async () => {
+  const out = join(dir, 'bench-no-receipts.json');
+  const args = [MAIN, 'bench', '--scenario', 'p2p', '--no-receipts', '--users', '6', '--rate', '60', '--duration', '1', '--drain', '20', '--out', out];
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, args, { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, _so, se) => (err ? reject(new Error(`${err.message}\n${se}`)) : resolve()));
+  });
+  const report = JSON.parse(readFileSync(out, 'utf8')) as { results: Array<Result & { description: string }>; notes: string[] };
+  expect(report.notes.join('\n')).toContain('load from 1 worker process');
+  const p2p = report.results.find((r) => r.scenario === 'p2p')!;
+  expect(p2p.description).toContain('receivers do not acknowledge');
+  // Every message stored, acknowledged SENT and delivered live; no receiver acknowledged, so no sender got a receipt.
+  expect(p2p.numbers).toMatchObject({ sent: 60, acked: 60, received: 60, receipts: 0, lost: 0, duplicates: 0 });
+}, 150_000);
+
 it('refuses the failover scenario against an existing deployment without --kill-cmd', async () => {
   // Nothing listens there: the refusal comes before any connection.
   const args = [MAIN, 'bench', '--route', 'http://127.0.0.1:9', '--scenario', 'failover'];

@@ -2,7 +2,7 @@
  * A lean load-generation client built from the SDK's pieces (RouteApi, transport, LoginHandshake,
  * DeliveryAcks) without CimClient's bookkeeping: no reconnect, no outbox, frames handed straight to the
  * scenario. It acknowledges the private messages it receives like any protocol-2 client, so the servers'
- * inboxes do not grow during a run.
+ * inboxes do not grow during a run (unless told not to: `acknowledges`, `cim bench --no-receipts`).
  */
 import { Command, Prop, type CimFrame } from '../../common/src/codec.ts';
 import { formatServerAddress } from '../../common/src/server-address.ts';
@@ -21,6 +21,8 @@ export interface BenchUser {
   /** host:tcpPort:httpPort of its server */
   readonly server: string;
   readonly connection: Connection;
+  /** Acknowledges the private messages it receives (DELIVERED); off, they stay in its inbox. */
+  acknowledges: boolean;
   onFrame: (frame: CimFrame) => void;
   /** Drops the connection (no logout: the run is over). */
   close(): void;
@@ -42,7 +44,7 @@ export async function connectBenchUser(routeUrl: string, userName: string): Prom
         if (handshake && frame.cmd === Command.LOGIN_RESPONSE) return void handshake.answer(frame);
         user?.onFrame(frame);
         const seq = frame.cmd === Command.MESSAGE ? parseSeq(frame.properties[Prop.seq]) : undefined;
-        if (seq !== undefined) acks.add(seq);
+        if (seq !== undefined && (user?.acknowledges ?? true)) acks.add(seq);
       },
       onClose(reason) {
         handshake?.fail(new Error(`connection closed during login: ${reason}`));
@@ -69,6 +71,7 @@ export async function connectBenchUser(routeUrl: string, userName: string): Prom
     userName,
     server: formatServerAddress({ host: grant.ip, tcpPort: grant.cimServerPort, httpPort: grant.httpPort }),
     connection,
+    acknowledges: true,
     onFrame: () => undefined,
     close: () => connection.close('bench finished'),
   };

@@ -33,6 +33,7 @@ const benchOptionSpecs = {
   concurrency: { type: 'int', default: 64, min: 1, description: 'logins/connects in flight at once (all workers together)' },
   rate: { type: 'int', default: 5000, min: 1, description: 'private messages per second offered (open loop), cross-server pairs' },
   window: { type: 'int', default: 0, min: 0, max: 1000, description: 'closed loop instead: unacknowledged messages per sender (0 = open loop at --rate)' },
+  receipts: { type: 'boolean', default: true, description: 'p2p: receivers acknowledge what they receive (DELIVERED), the acknowledged path; --no-receipts measures the path without that step (the messages stay in the inboxes)' },
   groupRate: { type: 'int', default: 20, min: 1, description: 'group messages per second, each to every other connected user' },
   duration: { type: 'number', default: 10, min: 0.2, description: 'seconds per message scenario' },
   drain: { type: 'number', default: 15, min: 1, description: 'seconds to wait for outstanding deliveries after sending' },
@@ -165,7 +166,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
     if (wants(o, 'p2p')) {
       step('p2p');
-      results.push(await benchP2p(fleet, cluster, users, { kind: 'native', rate: o.rate, durationS: o.duration, warmupS: o.warmup, window: o.window, drainS: o.drain }));
+      results.push(await benchP2p(fleet, cluster, users, { kind: 'native', rate: o.rate, durationS: o.duration, warmupS: o.warmup, window: o.window, drainS: o.drain, receipts: o.receipts }));
     }
     if (wants(o, 'group')) {
       step('group');
@@ -180,7 +181,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       const deadline = now() + 30_000;
       while ((await loggedInUsers(metricsUrls)) < expected && now() < deadline) await new Promise((r) => setTimeout(r, 100));
       step('p2p-cim');
-      results.push(await benchP2p(fleet, cluster, c.users, { kind: 'cim', rate: o.rate, durationS: o.duration, warmupS: o.warmup, window: o.window, drainS: o.drain }));
+      results.push(await benchP2p(fleet, cluster, c.users, { kind: 'cim', rate: o.rate, durationS: o.duration, warmupS: o.warmup, window: o.window, drainS: o.drain, receipts: o.receipts }));
     }
     if (failover) {
       // Last: it kills a server.

@@ -12,7 +12,7 @@ export type ToWorker =
   /** /login (protocol 2) of the accounts registered by the last 'register': what the route does per login */
   | { type: 'login'; concurrency: number }
   /** private messages: sends[i] = [local user index, receiver userId]; window 0 = open loop at `rate` */
-  | { type: 'p2p'; sends: Array<[number, number]>; rate: number; durationS: number; warmupS: number; window: number }
+  | { type: 'p2p'; sends: Array<[number, number]>; rate: number; durationS: number; warmupS: number; window: number; receipts: boolean }
   /** group: the worker with `sender` sends `rate` messages/s; every worker counts deliveries */
   | { type: 'group'; sender: number | undefined; rate: number; durationS: number }
   | { type: 'collect' }

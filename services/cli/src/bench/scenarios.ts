@@ -114,7 +114,7 @@ export async function benchLogin(fleet: Fleet, cluster: Cluster, names: readonly
 }
 
 /** Private messages between users on different servers (both directions). */
-export async function benchP2p(fleet: Fleet, cluster: Cluster, users: readonly ConnectedUser[], o: { kind: UserKind; rate: number; durationS: number; warmupS: number; window: number; drainS: number }): Promise<ScenarioResult> {
+export async function benchP2p(fleet: Fleet, cluster: Cluster, users: readonly ConnectedUser[], o: { kind: UserKind; rate: number; durationS: number; warmupS: number; window: number; drainS: number; receipts: boolean }): Promise<ScenarioResult> {
   const servers = [...new Set(users.map((u) => u.server))];
   const a = users.filter((u) => u.server === servers[0]);
   const b = users.filter((u) => u.server !== servers[0]);
@@ -131,7 +131,7 @@ export async function benchP2p(fleet: Fleet, cluster: Cluster, users: readonly C
   const t0 = now();
   const sendDone = await fleet.ask(
     'sendDone',
-    (i) => ({ type: 'p2p', sends: sends[i]!, rate: (o.rate * sends[i]!.length) / senders, durationS: o.durationS, warmupS: o.warmupS, window: o.window }),
+    (i) => ({ type: 'p2p', sends: sends[i]!, rate: (o.rate * sends[i]!.length) / senders, durationS: o.durationS, warmupS: o.warmupS, window: o.window, receipts: o.receipts }),
     `p2p-${o.kind} sending`,
     total,
   );
@@ -160,7 +160,10 @@ export async function benchP2p(fleet: Fleet, cluster: Cluster, users: readonly C
   // The warm-up's messages are in every count; only their latency is kept apart (the latency column is after it).
   const warmup = o.warmupS > 0 ? warmupLatency.summary() : undefined;
   const warmupNote = warmup ? `; the first ${o.warmupS} s (warm-up, not in the latency column): ${warmup.count > 0 ? formatLatency(warmup) : 'nothing received'}` : '';
-  const how = o.kind === 'native' ? 'in-band MESSAGE over WebSocket, MESSAGE_ACK, DELIVERED receipts' : 'CIM API: POST /p2pRoute, receivers on TCP';
+  const how =
+    o.kind === 'cim'
+      ? 'CIM API: POST /p2pRoute, receivers on TCP'
+      : `in-band MESSAGE over WebSocket, MESSAGE_ACK, ${o.receipts ? 'DELIVERED receipts' : 'receivers do not acknowledge (no DELIVERED receipts: the messages stay in their inboxes)'}`;
   return {
     scenario: o.kind === 'native' ? 'p2p' : 'p2p-cim',
     description: `private, cross-server, ${how}; ${senders} senders, ${mode}, ${o.warmupS > 0 ? `${o.warmupS} s warm-up + ` : ''}${o.durationS} s`,

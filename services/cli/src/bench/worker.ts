@@ -18,6 +18,8 @@ interface GenUser {
   onFrame: (frame: CimFrame) => void;
   /** in-band MESSAGE (native) */
   send?(frame: Partial<CimFrame>): void;
+  /** whether received private messages are acknowledged DELIVERED (native) */
+  acknowledge?(on: boolean): void;
   close(): void;
 }
 
@@ -58,7 +60,7 @@ async function connectUsers(m: Extract<ToWorker, { type: 'connect' }>): Promise<
     try {
       if (m.kind === 'native') {
         const u = await connectBenchUser(m.routeUrl, name);
-        const g: GenUser = { userId: u.userId, userName: name, server: u.server, kind: 'native', onFrame: () => undefined, send: (f) => u.connection.send(f), close: () => u.close() };
+        const g: GenUser = { userId: u.userId, userName: name, server: u.server, kind: 'native', onFrame: () => undefined, send: (f) => u.connection.send(f), acknowledge: (on) => void (u.acknowledges = on), close: () => u.close() };
         u.onFrame = (f) => g.onFrame(f);
         users.push(g);
       } else {
@@ -125,6 +127,7 @@ function runP2p(m: Extract<ToWorker, { type: 'p2p' }>): void {
   let sent = 0, acked = 0, ackFailed = 0, offline = 0, receipts = 0, received = 0, duplicates = 0;
   const inFlight = new Map<number, number>(); // closed loop: local index -> unacknowledged
   const counters = new Map<number, number>(); // per sender: next message number
+  for (const u of users) u.acknowledge?.(m.receipts);
   const onAck = (localIndex: number, ok: boolean, live = true) => {
     if (ok) acked++;
     else ackFailed++;
