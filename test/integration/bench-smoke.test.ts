@@ -1,5 +1,5 @@
 /**
- * `cim bench` works end to end: one tiny run of every scenario against a cluster the bench starts itself
+ * `cim bench` works end to end: one tiny run of every scenario (the floor's relays included) against a cluster the bench starts itself
  * (ZooKeeper, redis-server, 2 servers, 1 route, 2 generator workers at a lower priority), as a child process like `make bench`.
  * Counts only, no timing assertions: this box's speed is not what the suite judges.
  */
@@ -36,7 +36,7 @@ it('runs every scenario and reports complete, loss-free counts', async () => {
   // The generator yields the cores to the cluster by default (--generator-nice 10).
   expect(report.notes.join('\n')).toContain('generator at nice +10');
   const by = new Map(report.results.map((r) => [r.scenario, r]));
-  expect([...by.keys()].sort()).toEqual(['connect-cim', 'connect-native', 'connections', 'failover', 'group', 'login', 'p2p', 'p2p-cim']);
+  expect([...by.keys()].sort()).toEqual(['connect-cim', 'connect-native', 'connections', 'failover', 'floor', 'group', 'login', 'p2p', 'p2p-cim']);
 
   expect(by.get('login')!.numbers).toMatchObject({ logins: users, failed: 0 });
   expect(by.get('login')!.clusterCpu['route']).toBeGreaterThanOrEqual(0);
@@ -57,6 +57,11 @@ it('runs every scenario and reports complete, loss-free counts', async () => {
     expect(r.latency!.count, name).toBeGreaterThan(0);
   }
   expect(by.get('p2p')!.numbers['receipts']).toBe(180); // every message's DELIVERED receipt reached its sender
+  // the floor's relays carried the same flow and load: every message, ACK and receipt, none twice
+  const floor = by.get('floor')!;
+  expect(floor.numbers).toMatchObject({ sent: 180, received: 180, acked: 180, receipts: 180, lost: 0, duplicates: 0, senders: users });
+  expect(floor.latency!.count + floor.warmupLatency!.count).toBe(180);
+  expect(Object.keys(by.get('floor')!.clusterCpu).sort()).toEqual(['redis', 'relay-1', 'relay-2']);
   expect(by.get('p2p-cim')!.numbers['offline']).toBe(0);
 
   const g = by.get('group')!.numbers;

@@ -13,6 +13,7 @@ import { Fleet } from './bench/fleet.ts';
 import { summariseProfiles } from './bench/profile-summary.ts';
 import { formatTable } from './bench/report.ts';
 import { benchFailover } from './bench/failover.ts';
+import { benchFloor } from './bench/floor.ts';
 import { collectGarbage } from './bench/full-gc.ts';
 import { runKillCommand } from './bench/kill-command.ts';
 import { benchGroup, benchLogin, benchP2p, connectUsers, loggedInUsers, serverMemory, type Cluster, type ConnectedUser, type ScenarioResult } from './bench/scenarios.ts';
@@ -20,13 +21,13 @@ import { now, round } from './bench/stats.ts';
 
 /** The servers' own CPU at rest is measured this long before the clients connect (subtracted from the heartbeats'). */
 const IDLE_BASELINE_MS = 3000;
-const SCENARIOS = ['all', 'login', 'p2p', 'p2p-cim', 'group', 'connections', 'failover'] as const;
+const SCENARIOS = ['all', 'login', 'p2p', 'p2p-cim', 'group', 'connections', 'floor', 'failover'] as const;
 
 const benchOptionSpecs = {
   route: { type: 'string', optional: true, description: 'route URL of a running deployment (default: start one here: ZooKeeper, Redis, --servers servers, 1 route)' },
   servers: { type: 'int', default: 2, min: 2, max: 8, description: 'cim-servers of the cluster started here (without --route)' },
   scenario: { type: 'list', default: ['all'], choices: SCENARIOS, description: `what to measure, comma-separated: ${SCENARIOS.join(', ')}` },
-  users: { type: 'int', default: 1000, min: 4, max: 160_000, description: 'connected users (native WebSocket), split over the workers (each worker is one process: mind its open-files limit)' },
+  users: { type: 'int', default: 1000, min: 4, max: 160_000, description: "connected users (native WebSocket; also the floor's senders), split over the workers (each worker is one process: mind its open-files limit)" },
   cimUsers: { type: 'int', default: 400, min: 4, max: 15_000, description: 'users of the p2p-cim scenario (TCP, CIM protocol)' },
   failoverUsers: { type: 'int', default: 1000, min: 4, max: 160_000, description: 'clients of the failover scenario (native WebSocket, reconnecting like the SDK)' },
   killCmd: { type: 'string', optional: true, description: 'failover against --route: shell command that kills the server $CIM_BENCH_VICTIM (host:tcpPort:httpPort) at once, exiting when it is dead' },
@@ -75,6 +76,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stderr.write('cim bench: the failover scenario kills a server; against --route it needs --kill-cmd (a shell command that kills the server $CIM_BENCH_VICTIM)\n');
     return 2;
   }
+  // The floor measures this machine with its own relays: it needs the Redis of a cluster started here.
+  const floor = wants(o, 'floor') && o.route === undefined;
+  if (o.scenario.includes('floor') && !floor) {
+    process.stderr.write('cim bench: the floor scenario measures this machine with its own relays and the Redis of a cluster started here: run it without --route\n');
+    return 2;
+  }
   let zk: ZooKeeperInstance | undefined;
   let pc: ProcessCluster | undefined;
   let fleet: Fleet | undefined;
@@ -114,6 +121,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
     const cluster: Cluster = { routeUrl, pids };
     if (wants(o, 'failover') && !failover) notes.push('failover skipped: against --route it needs --kill-cmd');
+    if (wants(o, 'floor') && !floor) notes.push('floor skipped: it measures this machine, without --route');
     const started = await Fleet.start(workers, o.generatorNice);
     fleet = started.fleet;
     notes.push(started.niced ? `generator at nice +${o.generatorNice}${o.generatorNice > 0 ? ' (relative to the bench): the cluster runs first where they share cores' : ''}` : `generator at the bench's priority: nice +${o.generatorNice} was refused by the OS`);
@@ -182,6 +190,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       while ((await loggedInUsers(metricsUrls)) < expected && now() < deadline) await new Promise((r) => setTimeout(r, 100));
       step('p2p-cim');
       results.push(await benchP2p(fleet, cluster, c.users, { kind: 'cim', rate: o.rate, durationS: o.duration, warmupS: o.warmup, window: o.window, drainS: o.drain, receipts: o.receipts }));
+    }
+    if (floor) {
+      step(`floor: ${o.users} users on two relays`);
+      results.push(await benchFloor({ redisUrl: pc!.redisUrl, redisPid: pc!.redis.process.pid!, users: o.users, rate: o.rate, window: o.window, durationS: o.duration, warmupS: o.warmup, drainS: o.drain, receipts: o.receipts, generatorNice: o.generatorNice }));
     }
     if (failover) {
       // Last: it kills a server.

@@ -13,6 +13,21 @@ const WORKER = fileURLToPath(new URL(`./worker.${import.meta.url.endsWith('.ts')
 
 type Of<T extends FromWorker['type']> = Extract<FromWorker, { type: T }>;
 
+/**
+ * Runs `pids` `nice` steps below this process's scheduling priority (as `nice -n`, capped at 19).
+ * @returns false when the OS refused (the processes then keep their priority)
+ */
+export function lowerPriority(pids: readonly number[], nice: number): boolean {
+  if (nice === 0) return true;
+  const priority = Math.min(19, getPriority() + nice);
+  try {
+    for (const pid of pids) setPriority(pid, priority);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class Fleet {
   readonly workers: ChildProcess[];
   readonly #waiters: Array<Array<{ type: string; resolve(m: FromWorker): void; reject(e: Error): void }>>;
@@ -52,15 +67,7 @@ export class Fleet {
       w.once('spawn', resolve);
       w.once('error', reject);
     })));
-    let niced = true;
-    if (nice !== 0) {
-      const priority = Math.min(19, getPriority() + nice);
-      try {
-        for (const w of workers) setPriority(w.pid!, priority);
-      } catch {
-        niced = false;
-      }
-    }
+    const niced = lowerPriority(workers.map((w) => w.pid!), nice);
     return { fleet: new Fleet(workers), niced };
   }
 
