@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { defaultWorkers } from './bench.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { defaultWorkers, main } from './bench.ts';
 
 describe('defaultWorkers', () => {
   const base = { users: 1000, cimUsers: 400, failoverUsers: 1000 };
@@ -19,5 +19,17 @@ describe('defaultWorkers', () => {
   it('counts only the scenarios asked for', () => {
     expect(defaultWorkers({ ...base, scenario: ['p2p-cim'], users: 76_000 })).toBe(1);
     expect(defaultWorkers({ ...base, scenario: ['login', 'p2p-cim'], users: 40_000 })).toBe(3);
+  });
+});
+
+describe('cim bench against an existing deployment', () => {
+  it('refuses an explicit floor scenario (it measures this machine, with the Redis of a cluster it starts)', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['--scenario', 'floor', '--route', 'http://127.0.0.1:9'], {})).toBe(2);
+      expect(String(stderr.mock.calls[0]?.[0])).toContain('run it without --route');
+    } finally {
+      stderr.mockRestore();
+    }
   });
 });

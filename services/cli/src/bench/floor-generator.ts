@@ -57,7 +57,7 @@ let stopped = false;
 function open(i: number, port: number, onFrame: (f: Buffer) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
-    ws.once('error', reject);
+    ws.on('error', reject); // after the open: ignored (a dropped client shows as lost messages)
     ws.once('open', () => ws.send(helloFrame(i)));
     ws.once('message', () => {
       ws.on('message', (data: Buffer) => onFrame(data));
