@@ -24,6 +24,9 @@ const PONG = new EncodedFrame(PONG_BODY);
 const EVICTIONS = new Set<CloseReason>(['heartbeat-timeout', 'login-timeout', 'slow-consumer', 'bad-frame', 'oversize-frame', 'rate-limited']);
 const PUSH_CMDS = { MESSAGE: Command.MESSAGE, OFFLINE: Command.OFFLINE, RECEIPT: Command.RECEIPT, PRESENCE: Command.PRESENCE } as const;
 
+/** Failed logouts remembered for a retry at most; beyond, a route left behind expires with its TTL. */
+const MAX_LOGOUTS_DUE = 100_000;
+
 export class ServerNode implements SessionHost {
   readonly hub = new Hub();
   readonly #o: ServerNodeOptions;
@@ -35,6 +38,12 @@ export class ServerNode implements SessionHost {
   readonly #queues = new WeakMap<Session, Promise<void>>();
   /** per-session cost limits: frame rate, and frames read but not handled yet (read backpressure) */
   readonly #limits = new WeakMap<Session, { rate: FrameRateLimiter; pending: PendingFrames }>();
+  /**
+   * Users gone from this server whose route may still name it: the logout at close failed, or a presence refresh
+   * (which writes back a missing route of every user it was given) ran while their session closed. Retried with
+   * every refresh; a route left behind would refuse the user's next login (policy reject) until it expired.
+   */
+  readonly #logoutsDue = new Set<number>();
   #draining = false;
 
   constructor(options: ServerNodeOptions) {
@@ -79,7 +88,7 @@ export class ServerNode implements SessionHost {
       const { userId, userName } = session;
       this.#login.afterLogins(userId, () => {
         if (this.hub.session(userId)) return;
-        this.#o.store.logout(userId, this.#o.selfId).catch((err: unknown) => this.#o.log.warn({ err, userId }, 'clearing presence failed'));
+        this.#clearPresence(userId);
         void this.#o.presence?.offline(userId, userName);
       });
     }
@@ -234,14 +243,34 @@ export class ServerNode implements SessionHost {
     }
   }
 
-  /** Extends the presence of every local user; closes sessions whose user logged in elsewhere. */
+  /**
+   * Extends the presence of every local user; closes sessions whose user logged in elsewhere; clears the routes
+   * of users gone meanwhile (#logoutsDue).
+   */
   async refreshPresence(): Promise<void> {
     const userIds = this.hub.userIds();
-    if (userIds.length === 0) return;
-    const { movedElsewhere } = await this.#o.store.refreshPresence(this.#o.selfId, userIds, this.#o.presenceTtlMs);
-    for (const userId of movedElsewhere) {
-      for (const session of [...this.hub.sessionsOf(userId)]) this.reject(session, 'moved-elsewhere', 'the user is now routed to another server');
+    if (userIds.length > 0) {
+      const { movedElsewhere } = await this.#o.store.refreshPresence(this.#o.selfId, userIds, this.#o.presenceTtlMs);
+      for (const userId of movedElsewhere) {
+        for (const session of [...this.hub.sessionsOf(userId)]) this.reject(session, 'moved-elsewhere', 'the user is now routed to another server');
+      }
+      for (const userId of userIds) if (!this.hub.session(userId)) this.#logoutsDue.add(userId);
     }
+    for (const userId of this.#logoutsDue) {
+      this.#logoutsDue.delete(userId);
+      // As at close: after any login of the user here is over, and only if it left no session.
+      this.#login.afterLogins(userId, () => {
+        if (!this.hub.session(userId)) this.#clearPresence(userId);
+      });
+    }
+  }
+
+  /** Removes the user's route if it names this server; a failure is retried with the next presence refresh. */
+  #clearPresence(userId: number): void {
+    this.#o.store.logout(userId, this.#o.selfId).catch((err: unknown) => {
+      if (this.#logoutsDue.size < MAX_LOGOUTS_DUE) this.#logoutsDue.add(userId);
+      this.#o.log.warn({ err, userId }, 'clearing presence failed; tried again with the next presence refresh');
+    });
   }
 
   /** Stops logins, sends GOAWAY 1001 (reconnect) to every client, closes it and clears presence. */
