@@ -9,7 +9,7 @@ import { startProcessCluster, type ProcessCluster } from '../../common/src/infra
 import { startZooKeeper, type ZooKeeperInstance } from '../../common/src/infra/zookeeper.ts';
 import { parseCommandLine, type ParsedOptions } from '../../common/src/options.ts';
 import { parseServerAddress } from '../../common/src/server-address.ts';
-import { Fleet } from './bench/fleet.ts';
+import { CLIENTS_PER_PROCESS, Fleet } from './bench/fleet.ts';
 import { summariseProfiles } from './bench/profile-summary.ts';
 import { formatTable } from './bench/report.ts';
 import { benchFailover } from './bench/failover.ts';
@@ -49,9 +49,6 @@ type BenchOptions = ParsedOptions<typeof benchOptionSpecs>;
 
 const wants = (o: Pick<BenchOptions, 'scenario'>, s: (typeof SCENARIOS)[number]) => o.scenario.includes('all') || o.scenario.includes(s);
 
-/** Clients one worker process holds at most: the box allows 20,000 open files per process. */
-const CLIENTS_PER_WORKER = 19_000;
-
 /**
  * As few generator processes as hold the clients: on a small machine every further process takes CPU from
  * the cluster it measures (2 cores: one worker instead of two raised the p2p ceiling 15-25 %, docs/benchmarks.md).
@@ -62,7 +59,7 @@ export function defaultWorkers(o: Pick<BenchOptions, 'scenario' | 'users' | 'cim
     wants(o, 'p2p-cim') ? o.cimUsers : 0,
     wants(o, 'failover') ? o.failoverUsers : 0,
   );
-  return Math.max(1, Math.ceil(clients / CLIENTS_PER_WORKER));
+  return Math.max(1, Math.ceil(clients / CLIENTS_PER_PROCESS));
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

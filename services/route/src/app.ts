@@ -165,7 +165,7 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
             response: { 200: envelopeSchema(serverSchema) },
           },
         },
-        async (req) => {
+        async (req, reply) => {
           let { userId: uid, userName: name } = req.body;
           const { protocol } = req.body;
           // Password mode: the password (a new session), an id token, or a valid token of this user (the SDK's reconnect).
@@ -190,7 +190,9 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
               }
             }
           }
-          const outcome = await login(deps.loginDeps, uid, name);
+          // The requester's connection closed (its timeout, while a stalled Redis answered): it will try again.
+          // (The response, not the request: a request is destroyed as soon as its body was read.)
+          const outcome = await login(deps.loginDeps, uid, name, () => reply.raw.destroyed);
           deps.metrics.logins.inc({ result: outcome.kind });
           switch (outcome.kind) {
             case 'account_mismatch':
@@ -198,6 +200,7 @@ export function buildRouteApp(deps: RouteAppDeps): FastifyInstance {
             case 'repeat':
               return envelope(Status.REPEAT_LOGIN);
             case 'no_server':
+            case 'abandoned': // nobody reads this answer
               return envelope(Status.SERVER_NOT_AVAILABLE);
             case 'ok': {
               const { host, tcpPort, httpPort } = clientAddress(outcome.server, deps.advertise ?? 'internal');

@@ -12,7 +12,8 @@ export type LoginOutcome =
   | { kind: 'ok'; server: ServerInfo }
   | { kind: 'account_mismatch' }
   | { kind: 'repeat' }
-  | { kind: 'no_server' };
+  | { kind: 'no_server' }
+  | { kind: 'abandoned' };
 
 export interface LoginDeps {
   readonly store: RouteStore;
@@ -31,7 +32,12 @@ export interface LoginDeps {
   readonly policy?: 'reject' | 'takeover' | 'multi';
 }
 
-export async function login(deps: LoginDeps, userId: number, userName: string): Promise<LoginOutcome> {
+/**
+ * `abandoned`: whether the requester went away (its request timed out while a stalled store answered). Such a login
+ * writes no route, and takes back one it wrote: nobody will connect with it, and its pending route would answer the
+ * requester's next attempt with 5000 until it expired.
+ */
+export async function login(deps: LoginDeps, userId: number, userName: string, abandoned: () => boolean = () => false): Promise<LoginOutcome> {
   // Both reads at once: one round trip (auto-pipelined into one write), not two, per login.
   const [account, current] = await Promise.all([deps.store.getAccount(userId), deps.store.getRoute(userId)]);
   if (!account || account.userName !== userName) return { kind: 'account_mismatch' };
@@ -55,7 +61,13 @@ export async function login(deps: LoginDeps, userId: number, userName: string): 
       unreachable.add(chosen.id);
       continue;
     }
+    if (abandoned()) return { kind: 'abandoned' };
     const result = await deps.store.login(userId, chosen.id, deps.pendingTtlMs, takeOver);
-    return result.ok ? { kind: 'ok', server: chosen } : { kind: 'repeat' };
+    if (!result.ok) return { kind: 'repeat' };
+    if (abandoned()) {
+      await deps.store.logout(userId, chosen.id);
+      return { kind: 'abandoned' };
+    }
+    return { kind: 'ok', server: chosen };
   }
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export const LOGIN_RESULTS = ['ok', 'repeat', 'no_server', 'account_mismatch', 'unauthorized'] as const;
+export const LOGIN_RESULTS = ['ok', 'repeat', 'no_server', 'account_mismatch', 'unauthorized', 'abandoned'] as const;
 export type LoginOutcome = (typeof LOGIN_RESULTS)[number];
 
 export function createRouteMetrics(registry: Registry) {

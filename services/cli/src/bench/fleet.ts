@@ -13,6 +13,9 @@ const WORKER = fileURLToPath(new URL(`./worker.${import.meta.url.endsWith('.ts')
 
 type Of<T extends FromWorker['type']> = Extract<FromWorker, { type: T }>;
 
+/** Clients one generator process holds at most: the box allows 20,000 open files per process. */
+export const CLIENTS_PER_PROCESS = 19_000;
+
 /**
  * Runs `pids` `nice` steps below this process's scheduling priority (as `nice -n`, capped at 19).
  * @returns false when the OS refused (the processes then keep their priority)

@@ -6,6 +6,7 @@
  */
 import WebSocket from 'ws';
 import { FloorFrame, helloFrame, messageFrame, receiptsFrame, sentAtOf, u32At } from './floor-frames.ts';
+import { pool } from './pool.ts';
 import type { HistogramMsg } from './protocol.ts';
 import { Histogram, now, selfCpuSeconds } from './stats.ts';
 
@@ -115,15 +116,11 @@ function sendOne(i: number): void {
 async function connectAll(r: FloorRun): Promise<void> {
   run = r;
   payload = Buffer.alloc(r.payloadBytes, 'x');
-  let next = 0;
-  await Promise.all(Array.from({ length: CONNECTS_IN_FLIGHT }, async () => {
-    while (next < r.users) {
-      const i = next++;
-      nextSeq[i] = 0;
-      inFlight[i] = 0;
-      clients[i] = await open(i, r.wsPorts[i % 2]!, receiver(i));
-    }
-  }));
+  await pool(Array.from({ length: r.users }, (_, i) => i), CONNECTS_IN_FLIGHT, async (i) => {
+    nextSeq[i] = 0;
+    inFlight[i] = 0;
+    clients[i] = await open(i, r.wsPorts[i % 2]!, receiver(i));
+  });
   send({ type: 'connected' });
 }
 

@@ -9,7 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FromGenerator, FloorCounts, FloorRun, ToGenerator } from './floor-generator.ts';
 import type { FromRelay, ToRelay } from './floor-relay.ts';
-import { lowerPriority } from './fleet.ts';
+import { CLIENTS_PER_PROCESS, lowerPriority } from './fleet.ts';
 import { formatLatency } from './report.ts';
 import type { ScenarioResult } from './scenarios.ts';
 import { CpuMeter, Histogram, now, procCpuSeconds, round } from './stats.ts';
@@ -17,8 +17,6 @@ import { CpuMeter, Histogram, now, procCpuSeconds, round } from './stats.ts';
 const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 const RELAY = fileURLToPath(new URL(`./floor-relay.${ext}`, import.meta.url));
 const GENERATOR = fileURLToPath(new URL(`./floor-generator.${ext}`, import.meta.url));
-/** Clients one process holds at most (20,000 open files per process here): the generator holds them all. */
-const MAX_CLIENTS = 19_000;
 /** The payload of the p2p scenario's texts is about this size. */
 const PAYLOAD_BYTES = 64;
 
@@ -70,7 +68,7 @@ export async function benchFloor(o: FloorOptions): Promise<ScenarioResult> {
     const ready = await Promise.all(relays.map((r) => (r.send({ type: 'start', redisUrl: o.redisUrl } satisfies ToRelay), next<FromRelay, 'ready'>(r, 'ready'))));
     await Promise.all(relays.map((r, i) => (r.send({ type: 'peer', linkPort: ready[1 - i]!.linkPort } satisfies ToRelay), next<FromRelay, 'linked'>(r, 'linked'))));
     const niced = lowerPriority([generator.pid!], o.generatorNice);
-    const wanted = Math.min(o.users, MAX_CLIENTS);
+    const wanted = Math.min(o.users, CLIENTS_PER_PROCESS);
     const users = wanted - (wanted % 2); // pairs across the two relays
     const run: FloorRun = { type: 'run', wsPorts: [ready[0]!.wsPort, ready[1]!.wsPort], users, rate: o.rate, window: o.window, durationS: o.durationS, warmupS: o.warmupS, drainS: o.drainS, receipts: o.receipts, payloadBytes: PAYLOAD_BYTES };
     generator.send(run satisfies ToGenerator);

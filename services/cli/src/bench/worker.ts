@@ -7,6 +7,7 @@ import { Command, type CimFrame } from '../../../common/src/codec.ts';
 import { connectBenchUser } from '../bench-client.ts';
 import { connectCimUser, RouteHttp } from './cim-user.ts';
 import { closeFailover, handleFailover } from './failover-worker.ts';
+import { pool } from './pool.ts';
 import { WARMUP_MARK, type FromWorker, type ToWorker, type UserKind } from './protocol.ts';
 import { Histogram, now, selfCpuSeconds } from './stats.ts';
 
@@ -30,16 +31,6 @@ let stats: { progress(): { done: number; received: number; acked: number }; resu
 let progressTimer: NodeJS.Timeout | undefined;
 
 const send = (m: FromWorker) => process.send?.(m);
-
-async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  }));
-}
 
 function startProgress(): void {
   clearInterval(progressTimer);
