@@ -53,8 +53,8 @@ export async function startRedisClusterNodes(count: number, o: Pick<RedisCluster
       await rm(n.dir, { recursive: true, force: true });
     }));
   };
-  // Ports are picked free, but outgoing connections draw from the same ephemeral range and may take one before
-  // redis-server binds it: such a node is started again on new ports.
+  // Ports are picked free (ports.ts), but another process may still bind one before redis-server does: such a
+  // node is started again on new ports.
   const startNode = async (i: number) => {
     for (let attempt = 1; ; attempt++) {
       const dir = await mkdtemp(join(tmpdir(), 'cim-redis-cluster-'));
