@@ -15,7 +15,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           expect: { poll: { timeout: 5_000 } },
-          include: ['services/**/*.test.ts', 'operator/**/*.test.ts'],
+          include: ['services/**/*.test.ts', 'operator/**/*.test.ts', 'test/*.test.ts'],
           testTimeout: 10_000,
         },
       },
