@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ChatMessage, type CimClient } from '../../services/client/src/index.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
 import { routeApi, TEST_PASSWORD } from '../harness/route-api.ts';
+import { metricSample } from '../harness/metrics.ts';
 
 const PER_SENDER = 50;
 const SPAM = 1000;
@@ -35,12 +36,8 @@ async function loggedIn(userName: string): Promise<{ userId: number; token: stri
   return { userId: reg.dataBody.userId, token: login.dataBody!.token! };
 }
 
-/** A counter of the route's /metrics: the sample named `name` having every label of `labels` (the registry adds `component`). */
-const metric = async (name: string, labels: readonly string[] = []) => {
-  const text = await (await fetch(`${cluster.routeUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
-  return Number(line?.split(' ').pop() ?? Number.NaN);
-};
+/** A counter of the route's /metrics (the registry adds `component` to every sample). */
+const metric = (name: string, labels: readonly string[] = []) => metricSample(`${cluster.routeUrl}/metrics`, name, labels);
 
 describe('per-sender inbox bound', () => {
   it('keeps a friend\'s messages when a spammer sends 1000 to an offline user; the spammer is refused with 7310, counted', async () => {

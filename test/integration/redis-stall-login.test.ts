@@ -13,6 +13,7 @@ import { FaultProxy } from '../../services/client/src/testing/fault-proxy.ts';
 import { startRedisServer, type RedisInstance } from '../../services/common/src/infra/redis-server.ts';
 import { TEST_PASSWORD } from '../harness/route-api.ts';
 import { startCluster, type TestCluster } from '../harness/cluster.ts';
+import { metricSample } from '../harness/metrics.ts';
 
 let redis: RedisInstance;
 let proxy: FaultProxy;
@@ -59,39 +60,45 @@ async function report(label: string, userName: string): Promise<void> {
   process.stdout.write(`redis-stall: ${label}: 5000 for user ${userId}; route ${route} (pttl ${ttl} ms); servers ${cluster.servers.map((x) => x.address).join(' ')}\n${logs.join('\n---\n')}\n`);
 }
 
+/**
+ * One round per entry of `stallsMs`: Redis behind `via` stalls for that long while the user logs in, out, in again
+ * and out. Counts the logins that completed and the rounds that ended in 5000 (printing what the route saw).
+ */
+async function stallRounds(via: FaultProxy, stallsMs: readonly number[], userName: string, options: Partial<ClientOptions> = {}): Promise<{ logins: number; repeats: number }> {
+  let logins = 0;
+  let repeats = 0;
+  for (const [round, stallMs] of stallsMs.entries()) {
+    via.stall();
+    const resumed = setTimeout(() => via.release(), stallMs);
+    try {
+      const first = await login(userName, options);
+      logins++;
+      await first.close();
+      const again = await login(userName, options);
+      logins++;
+      await again.close();
+    } catch (err) {
+      if ((err as { serverCode?: string }).serverCode !== '5000') throw err;
+      repeats++;
+      await report(`${userName} round ${round}`, userName);
+    } finally {
+      clearTimeout(resumed);
+      via.release();
+    }
+  }
+  return { logins, repeats };
+}
+
 describe("a login while the servers' Redis stalls", { timeout: 60_000 }, () => {
   it('completes once Redis answers, and after a logout the user logs in again at once (no 5000)', async () => {
     const warm = await login('stall-warm');
     await warm.close();
-    let logins = 0;
-    let repeats = 0;
-    for (let round = 0; round < 3; round++) {
-      proxy.stall();
-      const resumed = setTimeout(() => proxy.release(), 7_000);
-      try {
-        const first = await login('stall-user');
-        logins++;
-        await first.close();
-        const again = await login('stall-user');
-        logins++;
-        await again.close();
-      } catch (err) {
-        if ((err as { serverCode?: string }).serverCode !== '5000') throw err;
-        repeats++;
-        await report(`round ${round}`, 'stall-user');
-      } finally {
-        clearTimeout(resumed);
-        proxy.release();
-      }
-    }
+    const { logins, repeats } = await stallRounds(proxy, [7_000, 7_000, 7_000], 'stall-user');
     expect({ logins, repeats }).toEqual({ logins: 6, repeats: 0 });
   });
 });
 
-async function abandonedLogins(): Promise<number> {
-  const text = await (await fetch(`${cluster.routeUrl}/metrics`)).text();
-  return Number(/^cim_route_logins_total\{[^}]*result="abandoned"[^}]*\} (\d+)/m.exec(text)?.[1] ?? NaN);
-}
+const abandonedLogins = () => metricSample(`${cluster.routeUrl}/metrics`, 'cim_route_logins_total', ['result="abandoned"']);
 
 describe("a login while the route's Redis stalls", { timeout: 60_000 }, () => {
   it("the SDK's /login times out and is tried again: the abandoned one leaves no route behind (no 5000)", async () => {
@@ -103,27 +110,7 @@ describe("a login while the route's Redis stalls", { timeout: 60_000 }, () => {
     // ends while the 1st attempt is abandoned (round 0), while the 2nd waits (1), after the 2nd was abandoned (2).
     const options = { userId, register: false, requestTimeoutMs: 1_000, connectAttempts: 3, backoff: { initialDelayMs: 500, maxDelayMs: 2_000 } };
     const abandonedBefore = await abandonedLogins();
-    let logins = 0;
-    let repeats = 0;
-    for (const [round, stallMs] of [1_300, 1_900, 3_000].entries()) {
-      routeProxy.stall();
-      const resumed = setTimeout(() => routeProxy.release(), stallMs);
-      try {
-        const first = await login('route-stall-user', options);
-        logins++;
-        await first.close();
-        const again = await login('route-stall-user', options);
-        logins++;
-        await again.close();
-      } catch (err) {
-        if ((err as { serverCode?: string }).serverCode !== '5000') throw err;
-        repeats++;
-        await report(`route round ${round}`, 'route-stall-user');
-      } finally {
-        clearTimeout(resumed);
-        routeProxy.release();
-      }
-    }
+    const { logins, repeats } = await stallRounds(routeProxy, [1_300, 1_900, 3_000], 'route-stall-user', options);
     expect({ logins, repeats }).toEqual({ logins: 6, repeats: 0 });
     // Each round's stall outlived at least one /login: the case under test happened (not a lucky timing).
     expect(await abandonedLogins()).toBeGreaterThanOrEqual(abandonedBefore + 3);
